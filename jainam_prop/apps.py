@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class JainamPropConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "jainam_prop"
+    verbose_name = "Jainam Prop instruments"
