@@ -1,0 +1,1 @@
+"""XTS client: the only code that speaks HTTP to the broker (market data and interactive APIs)."""

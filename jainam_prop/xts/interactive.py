@@ -1,0 +1,245 @@
+"""XTS interactive API: session login and order placement.
+
+One interactive session serves every process: the session token lives in the shared Django
+cache (Redis in production), so gunicorn workers and management commands reuse one login.
+A short lock in the same cache (``cache.add``, atomic on Redis and on the in-process cache)
+lets exactly one caller log in while the others wait for its token, so a burst of orders on
+an empty or expired session does not stampede ``/user/session``.
+
+When the broker refuses the token (``XTSAuthError``), the client logs in again once (unless
+another caller already replaced the refused token) and retries the request once.
+
+``POST /orders`` is sent with ``idempotent=False``: a timed-out or dropped order POST may
+already have reached the exchange, so it is never retried automatically.
+
+If the cache itself fails (Redis down), the client falls back to a session kept in this
+process and logs a warning: orders keep flowing, at the cost of one login per process.
+
+Secrets (the key pair, the session token) are never logged or put in exception messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+from jainam_prop.errors import (
+    MissingSetting,
+    XTSAuthError,
+    XTSBadResponse,
+    XTSRejected,
+    XTSTimeout,
+)
+from jainam_prop.xts.http import HttpPolicy, XTSHttp
+
+logger = logging.getLogger(__name__)
+
+# XTS sessions last about a trading day; an earlier expiry is handled by the re-login.
+SESSION_TTL_SECONDS = 8 * 3600
+LOGIN_POLL_SECONDS = 0.05
+
+
+class InteractiveClient:
+    """Places orders through one XTS interactive root with one key pair."""
+
+    def __init__(
+        self,
+        *,
+        root: str,
+        api_key: str,
+        api_secret: str,
+        policy: HttpPolicy | None = None,
+    ) -> None:
+        self.http = XTSHttp(root=root, policy=policy)
+        self._api_key = api_key
+        self._api_secret = api_secret
+        # The cache keys name the session without revealing the key: a short fingerprint.
+        fingerprint = hashlib.sha256(f"{self.http.root}\0{api_key}".encode()).hexdigest()[:16]
+        self._token_key = f"xts:interactive:{fingerprint}:session"
+        self._lock_key = f"xts:interactive:{fingerprint}:login-lock"
+        # Fallback when the shared cache is unreachable.
+        self._local_token: str | None = None
+        self._local_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, *, policy: HttpPolicy | None = None) -> InteractiveClient:
+        purpose = "place orders through the XTS interactive API"
+        for variable in (
+            "JAINAM_INTERACTIVE_URL",
+            "JAINAM_INTERACTIVE_API_KEY",
+            "JAINAM_INTERACTIVE_API_SECRET",
+        ):
+            if not getattr(settings, variable):
+                raise MissingSetting(variable, purpose)
+        return cls(
+            root=settings.JAINAM_INTERACTIVE_URL,
+            api_key=settings.JAINAM_INTERACTIVE_API_KEY,
+            api_secret=settings.JAINAM_INTERACTIVE_API_SECRET,
+            policy=policy,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    # --- orders ----------------------------------------------------------------------------
+
+    def place_order(self, xts_order: dict[str, Any]) -> int:
+        """Send one order (an XTS ``/orders`` body) and return the broker's AppOrderID."""
+        result = self._authed_call("POST", "orders", json=xts_order, idempotent=False)
+        app_order_id = result.get("AppOrderID") if isinstance(result, dict) else None
+        try:
+            return int(app_order_id)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise XTSBadResponse(
+                "XTS accepted the order but returned no AppOrderID; check the broker's order "
+                "book before placing it again."
+            ) from None
+
+    def _authed_call(self, method: str, path: str, **kwargs: Any) -> Any:
+        token = self.session_token()
+        try:
+            return self.http.call(method, path, token=token, **kwargs)
+        except XTSAuthError:
+            logger.warning(
+                "XTS interactive session refused for %s %s; logging in again once", method, path
+            )
+            token = self.session_token(stale=token)
+            return self.http.call(method, path, token=token, **kwargs)
+
+    # --- session ---------------------------------------------------------------------------
+
+    def login(self) -> str:
+        """Log in with the interactive key pair; returns a fresh session token (not stored)."""
+        try:
+            result = self.http.call(
+                "POST",
+                "user/session",
+                json={"appKey": self._api_key, "secretKey": self._api_secret, "source": "WEBAPI"},
+            )
+        except XTSRejected as exc:  # XTS answers a wrong key pair with HTTP 400 e-user-0005
+            raise XTSAuthError(
+                f"XTS refused the interactive login: {exc}. Check JAINAM_INTERACTIVE_API_KEY "
+                "and JAINAM_INTERACTIVE_API_SECRET.",
+                code=exc.code,
+                http_status=exc.http_status,
+            ) from exc
+        token = result.get("token") if isinstance(result, dict) else None
+        if not token:
+            raise XTSBadResponse("XTS interactive login succeeded but returned no session token")
+        logger.info("Logged in to the XTS interactive API at %s", self.http.root)
+        return str(token)
+
+    def session_token(self, *, stale: str | None = None) -> str:
+        """The shared session token, logging in when there is none (or it equals ``stale``).
+
+        ``stale`` is a token the broker just refused: it is replaced, by this caller or by
+        another one that got there first.
+        """
+        try:
+            return self._shared_session_token(stale=stale)
+        except _CacheDown:
+            return self._local_session_token(stale=stale)
+
+    def _shared_session_token(self, *, stale: str | None) -> str:
+        owner = uuid.uuid4().hex
+        deadline = time.monotonic() + self._login_budget_seconds()
+        while True:
+            token = _cache_op(cache.get, self._token_key)
+            if token and token != stale:
+                return token
+            if _cache_op(cache.add, self._lock_key, owner, timeout=self._login_budget_seconds()):
+                try:
+                    token = _cache_op(cache.get, self._token_key)
+                    if token and token != stale:
+                        return token
+                    token = self.login()
+                    self._store_token(token)
+                    return token
+                finally:
+                    self._release_lock(owner)
+            if time.monotonic() >= deadline:
+                raise XTSTimeout(
+                    "Timed out waiting for another process to log in to the XTS interactive API. "
+                    "Check the broker's status and retry."
+                )
+            time.sleep(LOGIN_POLL_SECONDS)
+
+    def _store_token(self, token: str) -> None:
+        try:
+            cache.set(self._token_key, token, timeout=SESSION_TTL_SECONDS)
+        except Exception as exc:  # keep the fresh login in this process rather than lose it
+            logger.warning(
+                "Could not share the XTS session through the cache (%s); keeping it in-process",
+                type(exc).__name__,
+            )
+            with self._local_lock:
+                self._local_token = token
+
+    def _release_lock(self, owner: str) -> None:
+        try:
+            if cache.get(self._lock_key) == owner:
+                cache.delete(self._lock_key)
+        except Exception:  # the lock expires on its own
+            logger.warning("Could not release the XTS login lock in the cache; it will expire")
+
+    def _local_session_token(self, *, stale: str | None) -> str:
+        with self._local_lock:
+            if self._local_token is None or self._local_token == stale:
+                self._local_token = self.login()
+            return self._local_token
+
+    def _login_budget_seconds(self) -> int:
+        """Upper bound of one login, retries included: the lock's lifetime and the wait."""
+        policy = self.http.policy
+        per_attempt = policy.connect_timeout + policy.read_timeout
+        attempts = 1 + policy.retries
+        backoff = sum(min(policy.backoff * 2**n, 10) for n in range(policy.retries))
+        return math.ceil(per_attempt * attempts + backoff + 1)
+
+
+class _CacheDown(Exception):
+    """The shared cache failed; fall back to a session kept in this process."""
+
+
+def _cache_op(operation: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return operation(*args, **kwargs)
+    except Exception as exc:
+        logger.warning(
+            "Shared cache unavailable for the XTS session (%s); using a per-process session",
+            type(exc).__name__,
+        )
+        raise _CacheDown from exc
+
+
+_thread_clients = threading.local()
+
+
+def interactive_client_from_settings() -> InteractiveClient:
+    """The calling thread's client for the configured interactive root (kept for reuse).
+
+    One client per thread keeps HTTP connections alive between orders without sharing a
+    ``requests`` session across threads; a settings change replaces it.
+    """
+    config = (
+        settings.JAINAM_INTERACTIVE_URL,
+        settings.JAINAM_INTERACTIVE_API_KEY,
+        settings.JAINAM_INTERACTIVE_API_SECRET,
+        HttpPolicy.from_settings(),
+    )
+    current = getattr(_thread_clients, "entry", None)
+    if current is not None and current[0] == config:
+        return current[1]
+    client = InteractiveClient.from_settings(policy=config[3])
+    if current is not None:
+        current[1].close()
+    _thread_clients.entry = (config, client)
+    return client
