@@ -1,0 +1,91 @@
+"""Per-API-key order rate limit in the shared cache."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+
+from jainam_prop.errors import RateLimited
+from jainam_prop.services.rate_limit import Rate, check_order_rate, parse_rate
+
+
+@pytest.mark.parametrize(
+    ("text", "rate"),
+    [
+        ("10 per second", Rate(10, 1)),
+        ("10", Rate(10, 1)),
+        (10, Rate(10, 1)),
+        ("100 per minute", Rate(100, 60)),
+        ("5/hour", Rate(5, 3600)),
+        (" 2 PER DAY ", Rate(2, 86400)),
+        ("3 per seconds", Rate(3, 1)),
+        ("0", Rate(0, 1)),
+    ],
+)
+def test_parse_rate(text, rate):
+    assert parse_rate(text) == rate
+
+
+@pytest.mark.parametrize("text", ["ten per second", "10 per fortnight", "-1", "", "10 per"])
+def test_bad_rate_names_the_variable(text):
+    with pytest.raises(ImproperlyConfigured, match="JAINAM_ORDER_RATE_LIMIT"):
+        parse_rate(text)
+
+
+@override_settings(JAINAM_ORDER_RATE_LIMIT="3 per hour")
+def test_counts_per_key_and_refuses_over_the_rate():
+    for _ in range(3):
+        check_order_rate(api_key_id=1)
+    with pytest.raises(RateLimited) as excinfo:
+        check_order_rate(api_key_id=1)
+    assert excinfo.value.retry_after == 3600
+    check_order_rate(api_key_id=2)  # another key has its own window
+
+
+@override_settings(JAINAM_ORDER_RATE_LIMIT="50 per hour")
+def test_concurrent_hits_are_counted_exactly():
+    accepted: list[int] = []
+    refused: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def hit() -> None:
+        barrier.wait()
+        for _ in range(10):
+            try:
+                check_order_rate(api_key_id=7)
+                accepted.append(1)
+            except RateLimited:
+                refused.append(1)
+
+    threads = [threading.Thread(target=hit) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(accepted) == 50
+    assert len(refused) == 30
+
+
+def test_limit_zero_never_refuses(settings):
+    settings.JAINAM_ORDER_RATE_LIMIT = "0"
+    for _ in range(100):
+        check_order_rate(api_key_id=1)
+
+
+def test_cache_down_does_not_stop_orders(settings, caplog, closed_port):
+    settings.JAINAM_ORDER_RATE_LIMIT = "1 per hour"
+    dead_redis = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed_port}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        }
+    }
+    with override_settings(CACHES=dead_redis), caplog.at_level(logging.WARNING):
+        check_order_rate(api_key_id=1)
+        check_order_rate(api_key_id=1)
+    assert "rate limit not enforced" in caplog.text

@@ -1,0 +1,441 @@
+"""The OpenAlgo-compatible JSON API over Django's test client; the broker is the XTS test
+server over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from django.contrib.auth.models import User
+
+from jainam_prop.services.api_keys import create_api_key, revoke_api_key
+from tests.fixtures_orders import (
+    BEL_FUT,
+    CLIENT_ID,
+    ICICIGI_CE,
+    ORDERS,
+    order_posts,
+    session_logins,
+)
+
+pytestmark = pytest.mark.django_db
+
+PLACE = "/api/v1/placeorder"
+
+
+def post(client, path: str, body: object, **extra):
+    data = body if isinstance(body, str | bytes) else json.dumps(body)
+    return client.post(path, data=data, content_type="application/json", **extra)
+
+
+def order(apikey: str | None, **fields) -> dict:
+    body = {
+        "apikey": apikey,
+        "strategy": "test",
+        "symbol": BEL_FUT.symbol,
+        "exchange": "NFO",
+        "action": "BUY",
+        "quantity": str(BEL_FUT.lot_size),
+        "pricetype": "MARKET",
+        "product": "NRML",
+        "price": "0",
+        "trigger_price": "0",
+        "disclosed_quantity": "0",
+    }
+    body.update(fields)
+    return {key: value for key, value in body.items() if value is not None}
+
+
+# --- placeorder ------------------------------------------------------------------------------
+
+
+def test_place_order(client, api_key, synced_nsefo, broker_settings, xts_orders_server):
+    response = post(
+        client,
+        PLACE,
+        order(
+            api_key,
+            symbol=ICICIGI_CE.symbol,
+            quantity=ICICIGI_CE.lot_size * 3,
+            pricetype="LIMIT",
+            price="11.05",
+            product="MIS",
+        ),
+    )
+
+    assert response.status_code == 200, response.content
+    posts = order_posts(xts_orders_server)
+    assert response.json() == {
+        "status": "success",
+        "orderid": str(xts_orders_server.placed_orders[0]["AppOrderID"]),
+    }
+    received = posts[0].body
+    assert received["exchangeInstrumentID"] == ICICIGI_CE.token
+    assert received["exchangeSegment"] == "NSEFO"
+    assert received["orderType"] == "LIMIT"
+    assert received["orderSide"] == "BUY"
+    assert received["productType"] == "MIS"
+    assert received["orderQuantity"] == ICICIGI_CE.lot_size * 3
+    assert received["limitPrice"] == 11.05
+    assert received["clientID"] == CLIENT_ID
+    assert "apikey" not in received
+    assert api_key not in json.dumps(received)
+
+
+def test_trailing_slash_is_accepted(
+    client, api_key, synced_nsefo, broker_settings, xts_orders_server
+):
+    assert post(client, PLACE + "/", order(api_key)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"strategy": "x"}, "apikey is required"),
+        ({"apikey": ""}, "apikey is required"),
+        ({"apikey": "0" * 64}, "Invalid API key"),
+        ({"apikey": 42}, "Invalid API key"),
+    ],
+)
+def test_missing_or_wrong_key_is_401_and_sends_nothing(
+    client, synced_nsefo, broker_settings, xts_orders_server, api_key, body, message
+):
+    fields = order(None)
+    fields.update(body)
+    response = post(client, PLACE, fields)
+
+    assert response.status_code == 401
+    assert response.json()["status"] == "error"
+    assert message in response.json()["message"]
+    assert order_posts(xts_orders_server) == []
+    assert session_logins(xts_orders_server) == []
+
+
+def test_revoked_key_is_401(client, synced_nsefo, broker_settings, xts_orders_server):
+    user = User.objects.create_user("revoked-user")
+    row, raw = create_api_key(user=user)
+    revoke_api_key(api_key=row)
+
+    response = post(client, PLACE, order(raw))
+
+    assert response.status_code == 401
+    assert order_posts(xts_orders_server) == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "rule"),
+    [
+        ({"symbol": None}, "symbol", "is required"),
+        ({"action": "buy-ish"}, "action", "must be one of BUY, SELL"),
+        ({"quantity": "-5"}, "quantity", "must be a positive integer"),
+        ({"quantity": str(BEL_FUT.lot_size + 1)}, "quantity", "multiple of the lot size"),
+        ({"pricetype": "LIMIT", "price": "0"}, "price", "must be greater than 0"),
+        ({"pricetype": "SL-M"}, "trigger_price", "must be greater than 0"),
+        ({"exchange": "XYZ"}, "exchange", "must be one of"),
+    ],
+)
+def test_invalid_order_is_400_naming_the_field(
+    client, api_key, synced_nsefo, broker_settings, xts_orders_server, fields, field, rule
+):
+    response = post(client, PLACE, order(api_key, **fields))
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["status"] == "error"
+    assert body["field"] == field
+    assert rule in body["message"]
+    assert order_posts(xts_orders_server) == []
+    assert session_logins(xts_orders_server) == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("{not json", "valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ('"text"', "JSON object"),
+        ("", "valid JSON"),
+        (b"\xff\xfe", "valid JSON"),
+        ("[" * 10_000, "valid JSON"),
+    ],
+)
+def test_malformed_body_is_400(client, raw, message, xts_orders_server):
+    response = post(client, PLACE, raw)
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+    assert order_posts(xts_orders_server) == []
+
+
+def test_oversized_body_is_413(client, api_key, xts_orders_server):
+    response = post(client, PLACE, order(api_key, strategy="x" * 20_000))
+    assert response.status_code == 413
+    assert response.json()["status"] == "error"
+    assert order_posts(xts_orders_server) == []
+
+
+def test_get_is_405(client):
+    response = client.get(PLACE)
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert response.json()["status"] == "error"
+
+
+def test_unknown_symbol_is_404_with_suggestions(
+    client, api_key, synced_nsefo, broker_settings, xts_orders_server
+):
+    response = post(client, PLACE, order(api_key, symbol="BEL25AUG26FUTX"))
+
+    assert response.status_code == 404
+    body = response.json()
+    assert body["status"] == "error"
+    assert "BEL25AUG26FUTX" in body["message"]
+    assert isinstance(body["suggestions"], list)
+    assert order_posts(xts_orders_server) == []
+
+
+def test_broker_rejection_is_502_with_its_description(
+    client, api_key, synced_nsefo, broker_settings, xts_orders_server
+):
+    xts_orders_server.inject_fault("reject_order", endpoint=ORDERS, times=1)
+    response = post(client, PLACE, order(api_key))
+
+    assert response.status_code == 502
+    assert "Broker rejected the order" in response.json()["message"]
+    assert xts_orders_server.last_reject_description in response.json()["message"]
+
+
+def test_broker_down_is_502(
+    client, api_key, synced_nsefo, broker_settings, settings, closed_port_url
+):
+    settings.JAINAM_INTERACTIVE_URL = closed_port_url
+    response = post(client, PLACE, order(api_key))
+
+    assert response.status_code == 502
+    assert "Broker unavailable" in response.json()["message"]
+
+
+def test_broker_timeout_is_504(
+    client, api_key, synced_nsefo, broker_settings, settings, xts_orders_server
+):
+    settings.JAINAM_HTTP_READ_TIMEOUT = 0.3
+    assert post(client, PLACE, order(api_key)).status_code == 200  # logged in
+    xts_orders_server.inject_fault("slow", endpoint=ORDERS, times=1, delay=2.0)
+
+    response = post(client, PLACE, order(api_key))
+
+    assert response.status_code == 504
+    assert "check the order book" in response.json()["message"]
+    assert len(order_posts(xts_orders_server)) == 2  # the timed-out order was not re-sent
+
+
+def test_expired_session_is_renewed_transparently(
+    client, api_key, synced_nsefo, broker_settings, xts_orders_server
+):
+    assert post(client, PLACE, order(api_key)).status_code == 200
+    xts_orders_server.inject_fault("auth_expired", endpoint=ORDERS, times=1)
+
+    response = post(client, PLACE, order(api_key))
+
+    assert response.status_code == 200
+    assert len(session_logins(xts_orders_server)) == 2
+
+
+def test_unconfigured_broker_is_503_naming_the_variable(
+    client, api_key, synced_nsefo, broker_settings, settings, xts_orders_server
+):
+    settings.JAINAM_CLIENT_ID = ""
+    response = post(client, PLACE, order(api_key))
+
+    assert response.status_code == 503
+    assert "JAINAM_CLIENT_ID" in response.json()["message"]
+    assert order_posts(xts_orders_server) == []
+
+
+# --- rate limit ------------------------------------------------------------------------------
+
+
+def test_orders_over_the_rate_are_429_and_not_sent(
+    client, api_key, synced_nsefo, broker_settings, settings, xts_orders_server
+):
+    settings.JAINAM_ORDER_RATE_LIMIT = "3 per hour"  # a window no test run can outlast
+    statuses = [post(client, PLACE, order(api_key)).status_code for _ in range(5)]
+
+    assert statuses == [200, 200, 200, 429, 429]
+    assert len(order_posts(xts_orders_server)) == 3
+    refused = post(client, PLACE, order(api_key))
+    assert refused["Retry-After"] == "3600"
+    assert "at most 3 per hour" in refused.json()["message"]
+
+
+def test_rate_is_counted_per_key(
+    client, api_key, synced_nsefo, broker_settings, settings, xts_orders_server
+):
+    settings.JAINAM_ORDER_RATE_LIMIT = "1 per hour"
+    _, other_key = create_api_key(user=User.objects.create_user("second-trader"))
+
+    assert post(client, PLACE, order(api_key)).status_code == 200
+    assert post(client, PLACE, order(api_key)).status_code == 429
+    assert post(client, PLACE, order(other_key)).status_code == 200
+
+
+def test_default_rate_is_ten_per_second(
+    client, api_key, synced_nsefo, broker_settings, settings, xts_orders_server
+):
+    assert settings.JAINAM_ORDER_RATE_LIMIT == "10 per second"
+    # The window opens at the first order and lasts one second; twelve orders sent as fast
+    # as possible either all fall into it (10 x 200, 2 x 429) or straddle its end, in which
+    # case no more than 10 are accepted in any one window.
+    statuses = [post(client, PLACE, order(api_key)).status_code for _ in range(12)]
+    assert statuses[:10] == [200] * 10
+    assert set(statuses) <= {200, 429}
+
+
+def test_rate_limit_zero_disables_it(
+    client, api_key, synced_nsefo, broker_settings, settings, xts_orders_server
+):
+    settings.JAINAM_ORDER_RATE_LIMIT = "0"
+    statuses = {post(client, PLACE, order(api_key)).status_code for _ in range(15)}
+    assert statuses == {200}
+
+
+# --- symbol and search -----------------------------------------------------------------------
+
+
+def test_symbol_details(client, api_key, synced_nsefo):
+    response = post(
+        client,
+        "/api/v1/symbol",
+        {"apikey": api_key, "symbol": ICICIGI_CE.symbol, "exchange": "nfo"},
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "success",
+        "data": {
+            "symbol": ICICIGI_CE.symbol,
+            "brsymbol": "ICICIGI26OCT1360CE",
+            "name": "ICICIGI",
+            "exchange": "NFO",
+            "brexchange": "NSEFO",
+            "token": str(ICICIGI_CE.token),
+            "expiry": "27-OCT-26",
+            "strike": 1360.0,
+            "lotsize": ICICIGI_CE.lot_size,
+            "tick_size": 0.05,
+            "instrumenttype": "CE",
+        },
+    }
+
+
+def test_symbol_unknown_is_404(client, api_key, synced_nsefo):
+    response = post(
+        client, "/api/v1/symbol", {"apikey": api_key, "symbol": "NOPE", "exchange": "NFO"}
+    )
+    assert response.status_code == 404
+    assert response.json()["status"] == "error"
+    assert "suggestions" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"exchange": "NFO"}, "symbol"),
+        ({"symbol": "BEL25AUG26FUT"}, "exchange"),
+        ({"symbol": 5, "exchange": "NFO"}, "symbol"),
+        ({"symbol": "BEL25AUG26FUT", "exchange": "LSE"}, "exchange"),
+    ],
+)
+def test_symbol_bad_input_is_400(client, api_key, synced_nsefo, body, field):
+    response = post(client, "/api/v1/symbol", {"apikey": api_key, **body})
+    assert response.status_code == 400
+    assert response.json()["field"] == field
+
+
+def test_symbol_needs_a_key(client, synced_nsefo):
+    response = post(client, "/api/v1/symbol", {"symbol": BEL_FUT.symbol, "exchange": "NFO"})
+    assert response.status_code == 401
+
+
+def test_search(client, api_key, synced_nsefo):
+    response = post(
+        client, "/api/v1/search", {"apikey": api_key, "query": "ICICIGI", "exchange": "NFO"}
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "success"
+    symbols = [item["symbol"] for item in body["data"]]
+    assert ICICIGI_CE.symbol in symbols
+    assert all(item["exchange"] == "NFO" for item in body["data"])
+    assert body["message"] == f"Found {len(symbols)} matching symbols"
+
+
+def test_search_returns_at_most_50(client, api_key, synced_nsefo):
+    response = post(client, "/api/v1/search", {"apikey": api_key, "query": "2"})
+    assert response.status_code == 200
+    assert len(response.json()["data"]) <= 50
+
+
+def test_search_other_exchange_finds_nothing(client, api_key, synced_nsefo):
+    response = post(
+        client, "/api/v1/search", {"apikey": api_key, "query": "ICICIGI", "exchange": "BFO"}
+    )
+    assert response.status_code == 200
+    assert response.json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({}, "query"), ({"query": ""}, "query"), ({"query": ["x"]}, "query"),
+     ({"query": "NIFTY", "exchange": "LSE"}, "exchange")],
+)  # fmt: skip
+def test_search_bad_input_is_400(client, api_key, body, field):
+    response = post(client, "/api/v1/search", {"apikey": api_key, **body})
+    assert response.status_code == 400
+    assert response.json()["field"] == field
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+def test_secrets_never_appear_in_responses_or_logs(
+    client, api_key, synced_nsefo, broker_settings, settings, xts_orders_server, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="jainam_prop")
+    bodies = []
+    bodies.append(post(client, PLACE, order(api_key)).content)
+    xts_orders_server.inject_fault("auth_expired", endpoint=ORDERS, times=1)
+    bodies.append(post(client, PLACE, order(api_key)).content)
+    xts_orders_server.inject_fault("reject_order", endpoint=ORDERS, times=1)
+    bodies.append(post(client, PLACE, order(api_key)).content)
+    bodies.append(post(client, PLACE, order(api_key + "0")).content)
+    bodies.append(post(client, PLACE, order(api_key, quantity="x")).content)
+    settings.JAINAM_INTERACTIVE_API_SECRET = "another-wrong-secret"
+    from django.core.cache import cache
+
+    cache.clear()
+    bodies.append(post(client, PLACE, order(api_key)).content)
+
+    tokens = {post_.headers.get("Authorization") for post_ in order_posts(xts_orders_server)}
+    secrets = {
+        api_key,
+        broker_settings.api_key,
+        broker_settings.api_secret,
+        "another-wrong-secret",
+        *tokens,
+    }
+    assert all(secrets)
+    text = caplog.text + b"\n".join(bodies).decode()
+    for secret in secrets:
+        assert secret not in text
+
+
+def test_a_warm_order_costs_one_query(
+    client, api_key, synced_nsefo, broker_settings, xts_orders_server, django_assert_num_queries
+):
+    assert post(client, PLACE, order(api_key)).status_code == 200  # warms key use and lookups
+
+    with django_assert_num_queries(1):  # the API key; the instrument comes from the cache tiers
+        assert post(client, PLACE, order(api_key)).status_code == 200
