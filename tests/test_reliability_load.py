@@ -1,6 +1,6 @@
 """Bounded load on loopback: a real gunicorn (3 sync workers) serving the test database, the
 XTS test server as the broker, client threads posting ``/api/v1/symbol`` and
-``/api/v1/placeorder`` for ``JAINAM_LOAD_SECONDS`` (default 20).
+``/api/v1/placeorder`` for ``JAINAM_LOAD_SECONDS`` (default 30).
 
 Asserted: zero errors (every answer 200 with the right token or a fresh order id), every
 accepted order reached the broker exactly once, no order the broker has is unanswered, a
@@ -51,7 +51,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACT = ROOT / "artifacts" / "load.json"
 WORKERS = 3
-LOAD_SECONDS = float(os.environ.get("JAINAM_LOAD_SECONDS", "20"))
+LOAD_SECONDS = float(os.environ.get("JAINAM_LOAD_SECONDS", "30"))
 LOAD_THREADS = int(os.environ.get("JAINAM_LOAD_THREADS", "8"))
 # One order in ORDER_EVERY requests; the rest are symbol lookups.
 ORDER_EVERY = 4
