@@ -116,7 +116,9 @@ SEGMENT_BY_EXCHANGE: dict[str, str] = {
 }
 FNO_EXCHANGES: frozenset[str] = frozenset({"NFO", "BFO", "CDS", "MCX"})
 
-ROW_COLUMNS = [
+# The SymbolToken fields a master line fills (every concrete field but ``id`` and ``broker``),
+# in model order: the one list of instrument columns, used by the sync and the lookups too.
+INSTRUMENT_COLUMNS: tuple[str, ...] = (
     "symbol",
     "exchange",
     "token",
@@ -128,8 +130,9 @@ ROW_COLUMNS = [
     "lot_size",
     "tick_size",
     "instrument_type",
-    "source",
-]
+)
+# A parsed row: the instrument columns plus the source it came from (NSEFO, NSECM_INDEX, ...).
+ROW_COLUMNS = [*INSTRUMENT_COLUMNS, "source"]
 # ``detail`` (a short human explanation, e.g. "token 'abc' is not a positive integer") comes
 # after the four agreed columns.
 SKIPPED_COLUMNS = ["source", "line_no", "reason", "line", "detail"]

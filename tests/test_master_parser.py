@@ -22,6 +22,7 @@ from jainam_prop.master_parser import (
     FNO_EXCHANGES,
     INDEX_EXCHANGE_BY_SEGMENT,
     INDEX_SEGMENTS,
+    INSTRUMENT_COLUMNS,
     MASTER_SEGMENTS,
     MAX_BRSYMBOL_LENGTH,
     MAX_NAME_LENGTH,
@@ -185,6 +186,16 @@ def test_length_limits_mirror_the_symboltoken_columns():
     assert fields["brsymbol"].max_length == MAX_BRSYMBOL_LENGTH
     assert fields["strike"].decimal_places == 4
     assert fields["tick_size"].decimal_places == 6
+
+
+def test_instrument_columns_are_the_symboltoken_fields_a_line_fills():
+    """The one list of instrument columns (parser rows, sync, lookups) is the model's concrete
+    fields, in order, without the generated id and the broker (set by the sync)."""
+    from jainam_prop.models import SymbolToken
+
+    fields = [f.attname for f in SymbolToken._meta.concrete_fields]
+    assert list(INSTRUMENT_COLUMNS) == [f for f in fields if f not in ("id", "broker")]
+    assert [*INSTRUMENT_COLUMNS, "source"] == ROW_COLUMNS
 
 
 def test_unknown_segment_is_refused_with_the_valid_ones():

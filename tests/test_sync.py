@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 
 from jainam_prop.errors import MissingSetting, SyncError, SyncRefused, XTSRejected, XTSUnavailable
-from jainam_prop.master_parser import parse_master
+from jainam_prop.master_parser import INSTRUMENT_COLUMNS, parse_master
 from jainam_prop.models import LookupGeneration, SymbolToken, SyncRun
 from jainam_prop.services import save_master_contract_to_db
 from jainam_prop.services.sync import sync_master_contract
@@ -25,20 +25,7 @@ def snapshot(broker: str | None = None) -> list[tuple]:
     if broker:
         rows = rows.filter(broker=broker)
     return list(
-        rows.order_by("broker", "exchange", "symbol").values_list(
-            "broker",
-            "exchange",
-            "symbol",
-            "token",
-            "brsymbol",
-            "brexchange",
-            "name",
-            "expiry",
-            "strike",
-            "lot_size",
-            "tick_size",
-            "instrument_type",
-        )
+        rows.order_by("broker", "exchange", "symbol").values_list("broker", *INSTRUMENT_COLUMNS)
     )
 
 

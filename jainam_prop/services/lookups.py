@@ -79,7 +79,7 @@ from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
 from jainam_prop.errors import SymbolNotFound, TokenNotFound
-from jainam_prop.master_parser import EXCHANGES
+from jainam_prop.master_parser import EXCHANGES, INSTRUMENT_COLUMNS
 from jainam_prop.models import DEFAULT_BROKER, LookupGeneration, SymbolToken
 
 logger = logging.getLogger(__name__)
@@ -103,19 +103,7 @@ _UNAVAILABLE = object()  # what _cache_call returns when the cache was skipped o
 _KEY_VERSION = "lk1"  # bump when the cached value layout changes
 
 # Columns read from SymbolToken, in the order of Instrument's fields (broker comes last).
-_FIELDS = (
-    "symbol",
-    "exchange",
-    "token",
-    "brsymbol",
-    "brexchange",
-    "name",
-    "expiry",
-    "strike",
-    "lot_size",
-    "tick_size",
-    "instrument_type",
-)
+_FIELDS = INSTRUMENT_COLUMNS
 # A cached answer ("record"): the fields above as primitives, expiry as a date ordinal and
 # decimals as canonical strings, e.g. ("NIFTY28NOV2424000CE", "NFO", 35012, ..., 739218,
 # "24000", 25, "0.05", "CE"). A cached not-found answer is (None, suggestions or None).

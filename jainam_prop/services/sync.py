@@ -57,8 +57,8 @@ from jainam_prop.master_parser import (
     EXCHANGE_BY_SEGMENT,
     INDEX_EXCHANGE_BY_SEGMENT,
     INDEX_SEGMENTS,
+    INSTRUMENT_COLUMNS,
     MASTER_SEGMENTS,
-    ROW_COLUMNS,
     ParsedMaster,
     SkipReason,
     merge_parsed,
@@ -503,7 +503,7 @@ def _is_lock_error(exc: DatabaseError) -> bool:
 
 
 def _check_frame(df: pd.DataFrame, *, segments: Sequence[str] | None) -> None:
-    missing = [c for c in ROW_COLUMNS if c != "source" and c not in df.columns]
+    missing = [c for c in INSTRUMENT_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"save_master_contract_to_db: the frame lacks columns {missing}")
     if not len(df):
