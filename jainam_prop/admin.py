@@ -250,8 +250,22 @@ def instrument_search(queryset: QuerySet, term: str) -> QuerySet:
     )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """No add, change or delete for anyone, superusers included: the rows are written only by
+    the sync (instruments and the run history), never by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(SymbolToken)
-class SymbolTokenAdmin(admin.ModelAdmin):
+class SymbolTokenAdmin(ReadOnlyAdmin):
     """Read-only browser of the instrument master, built to stay fast on 150,000 rows."""
 
     list_display = (
@@ -315,16 +329,6 @@ class SymbolTokenAdmin(admin.ModelAdmin):
         "broker",
     )
 
-    # Read-only for everyone, superusers included: instruments come from the sync.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def get_ordering(self, request: HttpRequest) -> tuple[str, ...]:
         if request.GET.get(SEARCH_VAR, "").strip():
             return self.search_ordering
@@ -373,7 +377,7 @@ class SymbolTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(ReadOnlyAdmin):
     """History of master-contract syncs; holders of ``run_sync`` can start one."""
 
     list_display = (
@@ -417,16 +421,6 @@ class SyncRunAdmin(admin.ModelAdmin):
         "host",
         "pid",
     )
-
-    # The history is written only by the sync itself.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="lines / stored / skipped")
     def segment_counts(self, obj: SyncRun) -> str:
