@@ -18,6 +18,7 @@ from jainam_prop.errors import (
     OrderInvalid,
     SymbolNotFound,
     XTSAuthError,
+    XTSBadResponse,
     XTSRejected,
     XTSTimeout,
     XTSUnavailable,
@@ -416,6 +417,16 @@ def test_wrong_key_pair_is_reported(synced_nsefo, broker_settings, xts_orders_se
         place_order_api(order())
     assert "JAINAM_INTERACTIVE_API_SECRET" in str(excinfo.value)
     assert "not-the-secret" not in str(excinfo.value)
+    assert order_posts(xts_orders_server) == []
+
+
+@pytest.mark.django_db
+def test_login_without_a_session_token_sends_no_order(
+    synced_nsefo, broker_settings, xts_orders_server
+):
+    xts_orders_server.inject_fault("no_token", endpoint=SESSION)
+    with pytest.raises(XTSBadResponse, match="interactive login succeeded but returned no"):
+        place_order_api(order())
     assert order_posts(xts_orders_server) == []
 
 

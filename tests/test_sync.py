@@ -334,3 +334,22 @@ def test_wrong_market_key_pair_is_an_auth_error_naming_the_settings():
     assert "not-the-secret" not in str(caught.value)
     assert not server.requests_to("/instruments/master")
     assert SyncRun.objects.latest().status == SyncRun.Status.FAILED
+
+
+def test_market_login_without_a_token_fails_before_any_download():
+    from jainam_prop.errors import XTSBadResponse
+    from xts_testserver import XTSTestServer
+
+    with (
+        XTSTestServer(dataset="samples", market_credentials=("key", "secret")) as server,
+        override_settings(
+            JAINAM_MARKET_URL=server.market_url,
+            JAINAM_MARKET_API_KEY="key",
+            JAINAM_MARKET_API_SECRET="secret",
+        ),
+    ):
+        server.inject_fault("no_token", endpoint="login")
+        with pytest.raises(XTSBadResponse, match="market-data login succeeded but returned no"):
+            sync_master_contract(segments=["NSEFO"])
+        assert not server.requests_to("/instruments/master")
+    assert SyncRun.objects.latest().status == SyncRun.Status.FAILED

@@ -55,6 +55,7 @@ FAULT_KINDS: dict[str, str] = {
     "drop": "the connection closes without any answer (the request is not processed)",
     "auth_expired": "HTTP 401 e-session-0002 Invalid Token; the token sent is revoked",
     "reject_order": "HTTP 400 e-orders-0008 Order rejected by RMS: insufficient margin",
+    "no_token": "a login (login or session endpoint) that succeeds without a token in result",
 }
 ENDPOINTS = ("login", "master", "indexlist", "session", "orders", "any")
 _DEFAULT_ENDPOINT = {"auth_expired": "orders", "reject_order": "orders"}
@@ -595,6 +596,16 @@ class XTSTestServer:
             )
         if kind == "drop":
             return _Response(0, b"", mode="drop")
+        if kind == "no_token":
+            return _json_response(
+                200,
+                {
+                    "type": "success",
+                    "code": "s-user-0001",
+                    "description": "Logged in successfully",
+                    "result": {"userID": "TEST01"},
+                },
+            )
         if kind == "auth_expired":
             token = request.authorization
             with self._lock:

@@ -115,6 +115,33 @@ class XTSHttp:
             read_timeout=read_timeout,
         )
 
+    def login(
+        self, path: str, *, api_key: str, api_secret: str, api: str, settings_hint: str
+    ) -> str:
+        """Log in with an XTS key pair at ``path``; return the session token (not stored).
+
+        ``api`` names the API in messages ("market-data", "interactive"); ``settings_hint``
+        says which settings hold the key pair. A refused key pair is an ``XTSAuthError``; a
+        success without a token is an ``XTSBadResponse``. The secret is in no message.
+        """
+        try:
+            result = self.call(
+                "POST",
+                path,
+                json={"appKey": api_key, "secretKey": api_secret, "source": "WEBAPI"},
+            )
+        except XTSRejected as exc:  # XTS answers a wrong key pair with HTTP 400 e-user-0005
+            raise XTSAuthError(
+                f"XTS refused the {api} login: {exc}. Check {settings_hint}.",
+                code=exc.code,
+                http_status=exc.http_status,
+            ) from exc
+        token = result.get("token") if isinstance(result, dict) else None
+        if not token:
+            raise XTSBadResponse(f"XTS {api} login succeeded but returned no session token")
+        logger.info("Logged in to the XTS %s API at %s", api, self.root)
+        return str(token)
+
     def _call_once(
         self,
         method: str,

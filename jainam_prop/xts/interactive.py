@@ -35,7 +35,6 @@ from jainam_prop.errors import (
     MissingSetting,
     XTSAuthError,
     XTSBadResponse,
-    XTSRejected,
     XTSTimeout,
 )
 from jainam_prop.xts.http import HttpPolicy, XTSHttp
@@ -118,24 +117,13 @@ class InteractiveClient:
 
     def login(self) -> str:
         """Log in with the interactive key pair; returns a fresh session token (not stored)."""
-        try:
-            result = self.http.call(
-                "POST",
-                "user/session",
-                json={"appKey": self._api_key, "secretKey": self._api_secret, "source": "WEBAPI"},
-            )
-        except XTSRejected as exc:  # XTS answers a wrong key pair with HTTP 400 e-user-0005
-            raise XTSAuthError(
-                f"XTS refused the interactive login: {exc}. Check JAINAM_INTERACTIVE_API_KEY "
-                "and JAINAM_INTERACTIVE_API_SECRET.",
-                code=exc.code,
-                http_status=exc.http_status,
-            ) from exc
-        token = result.get("token") if isinstance(result, dict) else None
-        if not token:
-            raise XTSBadResponse("XTS interactive login succeeded but returned no session token")
-        logger.info("Logged in to the XTS interactive API at %s", self.http.root)
-        return str(token)
+        return self.http.login(
+            "user/session",
+            api_key=self._api_key,
+            api_secret=self._api_secret,
+            api="interactive",
+            settings_hint="JAINAM_INTERACTIVE_API_KEY and JAINAM_INTERACTIVE_API_SECRET",
+        )
 
     def session_token(self, *, stale: str | None = None) -> str:
         """The shared session token, logging in when there is none (or it equals ``stale``).

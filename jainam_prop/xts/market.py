@@ -6,7 +6,7 @@ import logging
 
 from django.conf import settings
 
-from jainam_prop.errors import MissingSetting, XTSAuthError, XTSBadResponse, XTSRejected
+from jainam_prop.errors import MissingSetting, XTSAuthError, XTSBadResponse
 from jainam_prop.master_parser import INDEX_SEGMENTS, SEGMENT_CODES
 from jainam_prop.xts.http import HttpPolicy, XTSHttp
 
@@ -62,24 +62,16 @@ class MarketDataClient:
         """Log in when a key pair is configured; returns the session token (or None)."""
         if not self._api_key:
             return None
-        try:
-            result = self.http.call(
-                "POST",
-                "auth/login",
-                json={"appKey": self._api_key, "secretKey": self._api_secret, "source": "WEBAPI"},
-            )
-        except XTSRejected as exc:
-            raise XTSAuthError(
-                f"XTS refused the market-data login: {exc}. Check JAINAM_MARKET_API_KEY and "
-                "JAINAM_MARKET_API_SECRET (the market-data key pair, not the interactive one).",
-                code=exc.code,
-                http_status=exc.http_status,
-            ) from exc
-        token = result.get("token") if isinstance(result, dict) else None
-        if not token:
-            raise XTSBadResponse("XTS market-data login succeeded but returned no token")
-        self._token = str(token)
-        logger.info("Logged in to XTS market data at %s", self.http.root)
+        self._token = self.http.login(
+            "auth/login",
+            api_key=self._api_key,
+            api_secret=self._api_secret,
+            api="market-data",
+            settings_hint=(
+                "JAINAM_MARKET_API_KEY and JAINAM_MARKET_API_SECRET "
+                "(the market-data key pair, not the interactive one)"
+            ),
+        )
         return self._token
 
     def master(self, *, segment: str) -> str:
