@@ -1,5 +1,6 @@
 """Fixtures for the lookup service: instrument rows, a sync as the contract does it, a clock,
-and a private Redis server that tests may stop and start."""
+a private Redis server that tests may stop and start, and the test database's URL for child
+processes."""
 
 from __future__ import annotations
 
@@ -14,10 +15,21 @@ from typing import Any
 
 import pytest
 import redis
-from django.db import transaction
+from django.db import connection, transaction
 
 from jainam_prop.models import DEFAULT_BROKER, LookupGeneration, SymbolToken
 from jainam_prop.services import lookups
+
+
+def child_database_url() -> str:
+    """DATABASE_URL of the test database, for child processes (lookup loops, syncs, gunicorn)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{credentials}@{db['HOST']}{port}/{db['NAME']}"
+
 
 # Real rows from tests/data (NSEFO, NSECM, BSECM, BSEFO samples, NSECM_INDEX), as the sync
 # stores them; the NIFTY strikes around 21300 are synthetic neighbours of the real 21300 CE.

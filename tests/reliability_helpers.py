@@ -33,6 +33,7 @@ from jainam_prop.master_parser import (
 )
 from jainam_prop.models import DEFAULT_BROKER, LookupGeneration, SymbolToken
 from tests.fixtures_lookups import PrivateRedis as LookupsPrivateRedis
+from tests.fixtures_lookups import child_database_url
 from xts_testserver import datasets
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,16 +179,6 @@ def generation(broker: str = DEFAULT_BROKER) -> int:
 
 
 # --- child processes --------------------------------------------------------------------------
-
-
-def child_database_url() -> str:
-    """DATABASE_URL of the test database, for child processes."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{credentials}@{db['HOST']}{port}/{db['NAME']}"
 
 
 def child_env(**extra: str) -> dict[str, str]:

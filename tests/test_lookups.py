@@ -50,6 +50,7 @@ from jainam_prop.services.lookups import (
 from tests.fixtures_lookups import (
     SAMPLE_ROWS,
     PrivateRedis,
+    child_database_url,
     free_port,
     option_chain,
     redis_cache_settings,
@@ -506,15 +507,6 @@ def test_threads_never_see_a_wrong_or_missing_token_while_syncs_commit(make_inst
     assert answers
     assert set(answers) <= set(tokens)
     assert get_token_from_symbol("SAH", "NSE") == tokens[1]
-
-
-def child_database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{credentials}@{db['HOST']}{port}/{db['NAME']}"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -37,6 +37,7 @@ from django.db import connection
 from jainam_prop.models import SymbolToken
 from jainam_prop.services.api_keys import create_api_key
 from jainam_prop.services.sync import sync_master_contract
+from tests.fixtures_lookups import child_database_url
 from tests.fixtures_orders import (
     CLIENT_ID,
     INTERACTIVE_KEY,
@@ -59,16 +60,6 @@ ORDER_EVERY = 4
 MIN_SYMBOL_REQUESTS = 100
 MIN_ORDER_REQUESTS = 25
 REQUEST_TIMEOUT = 30
-
-
-def child_database_url() -> str:
-    """The test database as a DATABASE_URL for the server process (as tests/test_lookups.py)."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{credentials}@{db['HOST']}{port}/{db['NAME']}"
 
 
 def uses_shared_cache() -> bool:

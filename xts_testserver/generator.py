@@ -149,6 +149,30 @@ def _future_line(
     )
 
 
+def _monthly_future(
+    fut: _Contract,
+    token: int,
+    expiry: date,
+    *,
+    time_of_day: str,
+    price: float,
+    band: float,
+    places: int = 2,
+) -> str:
+    """A monthly future line of ``fut``: description ``NAME{YY}{MON}FUT``, display
+    ``NAME DDMONYYYY``, price bounds ``price`` +- ``band`` (a fraction)."""
+    return _future_line(
+        fut,
+        token,
+        expiry,
+        iso=f"{expiry.isoformat()}{time_of_day}",
+        description=f"{fut.name}{_monthly_code(expiry)}FUT",
+        display=f"{fut.name} {_display_date(expiry)}",
+        high=_num(price * (1 + band), places),
+        low=_num(price * (1 - band), places),
+    )
+
+
 def _option_lines(
     c: _Contract,
     tokens: Iterator[int],
@@ -680,15 +704,14 @@ def _nse_fo(anchor: date) -> list[str]:
         for expiry in monthly:
             spot = index.spot * (1 + 0.004 * (expiry - anchor).days / 30)
             lines.append(
-                _future_line(
+                _monthly_future(
                     fut,
                     next(tokens),
                     expiry,
-                    iso=f"{expiry.isoformat()}{time_of_day}",
-                    description=f"{index.name}{_monthly_code(expiry)}FUT",
-                    display=f"{index.name} {_display_date(expiry)}",
-                    high=_num(spot * 1.1, 1),
-                    low=_num(spot * 0.9, 1),
+                    time_of_day=time_of_day,
+                    price=spot,
+                    band=0.1,
+                    places=1,
                 )
             )
         opt = _Contract(
@@ -741,15 +764,13 @@ def _nse_fo(anchor: date) -> list[str]:
         for n, expiry in enumerate(monthly):
             iso = f"{expiry.isoformat()}{time_of_day}"
             lines.append(
-                _future_line(
+                _monthly_future(
                     fut,
                     next(tokens),
                     expiry,
-                    iso=iso,
-                    description=f"{name}{_monthly_code(expiry)}FUT",
-                    display=f"{name} {_display_date(expiry)}",
-                    high=_num(price * 1.1),
-                    low=_num(price * 0.9),
+                    time_of_day=time_of_day,
+                    price=price,
+                    band=0.1,
                 )
             )
             side = 55 if n == 0 else 40
@@ -803,15 +824,13 @@ def _bse_fo(anchor: date) -> list[str]:
         opt = _Contract("BSEFO", name, "IO", "-1", underlying_name, freeze, "0.05", lot, 1)
         for expiry in monthly:
             lines.append(
-                _future_line(
+                _monthly_future(
                     fut,
                     next(tokens),
                     expiry,
-                    iso=f"{expiry.isoformat()}{time_of_day}",
-                    description=f"{name}{_monthly_code(expiry)}FUT",
-                    display=f"{name} {_display_date(expiry)}",
-                    high=_num(spot * 1.1),
-                    low=_num(spot * 0.9),
+                    time_of_day=time_of_day,
+                    price=spot,
+                    band=0.1,
                 )
             )
         expiries = [(d, _monthly_code(d), step, side) for d in monthly]
@@ -873,15 +892,14 @@ def _nse_cd(anchor: date) -> list[str]:
         places = 4
         for expiry in months[:count]:
             lines.append(
-                _future_line(
+                _monthly_future(
                     fut,
                     next(tokens),
                     expiry,
-                    iso=f"{expiry.isoformat()}{time_of_day}",
-                    description=f"{name}{_monthly_code(expiry)}FUT",
-                    display=f"{name} {_display_date(expiry)}",
-                    high=_num(spot * 1.03, places),
-                    low=_num(spot * 0.97, places),
+                    time_of_day=time_of_day,
+                    price=spot,
+                    band=0.03,
+                    places=places,
                 )
             )
         # calendar spreads (type 4): near leg vs the next two months
@@ -929,15 +947,14 @@ def _nse_cd(anchor: date) -> list[str]:
         fut = _Contract("NSECD", name, "FUTIRC", "-1", "", 1251, "0.0025", 1, 2000)
         for expiry in months[:3]:
             lines.append(
-                _future_line(
+                _monthly_future(
                     fut,
                     next(tokens),
                     expiry,
-                    iso=f"{expiry.isoformat()}{time_of_day}",
-                    description=f"{name}{_monthly_code(expiry)}FUT",
-                    display=f"{name} {_display_date(expiry)}",
-                    high=_num(price * 1.03, 4),
-                    low=_num(price * 0.97, 4),
+                    time_of_day=time_of_day,
+                    price=price,
+                    band=0.03,
+                    places=4,
                 )
             )
     return _scramble(lines)
@@ -1026,15 +1043,13 @@ def _mcx(anchor: date) -> list[str]:
             token = next(tokens)
             future_ids.append(f"{_iid_prefix(51, expiry)}{token:08d}")
             lines.append(
-                _future_line(
+                _monthly_future(
                     fut,
                     token,
                     expiry,
-                    iso=f"{expiry.isoformat()}{time_of_day}",
-                    description=f"{c.name}{_monthly_code(expiry)}FUT",
-                    display=f"{c.name} {_display_date(expiry)}",
-                    high=_num(c.spot * 1.06),
-                    low=_num(c.spot * 0.94),
+                    time_of_day=time_of_day,
+                    price=c.spot,
+                    band=0.06,
                 )
             )
         if not c.options:
