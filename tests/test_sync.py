@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pandas as pd
@@ -14,6 +16,7 @@ from jainam_prop.master_parser import INSTRUMENT_COLUMNS, parse_master
 from jainam_prop.models import LookupGeneration, SymbolToken, SyncRun
 from jainam_prop.services import save_master_contract_to_db
 from jainam_prop.services.sync import sync_master_contract
+from xts_testserver import XTSTestServer
 
 pytestmark = pytest.mark.django_db
 
@@ -286,16 +289,24 @@ def test_missing_market_url_names_the_variable(settings):
     assert SyncRun.objects.latest().status == SyncRun.Status.FAILED
 
 
-def test_login_is_used_when_market_credentials_are_configured(data_dir):
-    from xts_testserver import XTSTestServer
-
-    with XTSTestServer(dataset="samples", market_credentials=("key", "secret")) as server:
-        with override_settings(
+@contextmanager
+def market_with_key_pair(*, secret_sent: str | None = None) -> Iterator[XTSTestServer]:
+    """A test server whose market-data API wants the key pair ("key", "secret"), and settings
+    that send "key" and ``secret_sent`` (default: the right secret) to it."""
+    with (
+        XTSTestServer(dataset="samples", market_credentials=("key", "secret")) as server,
+        override_settings(
             JAINAM_MARKET_URL=server.market_url,
             JAINAM_MARKET_API_KEY="key",
-            JAINAM_MARKET_API_SECRET="secret",
-        ):
-            report = sync_master_contract(segments=["NSEFO"])
+            JAINAM_MARKET_API_SECRET="secret" if secret_sent is None else secret_sent,
+        ),
+    ):
+        yield server
+
+
+def test_login_is_used_when_market_credentials_are_configured(data_dir):
+    with market_with_key_pair() as server:
+        report = sync_master_contract(segments=["NSEFO"])
         assert report.status == SyncRun.Status.SUCCESS
         assert len(server.requests_to("/auth/login")) == 1
         tokens = {r.headers.get("Authorization") for r in server.requests_to("/instruments/master")}
@@ -319,15 +330,9 @@ def test_abandoned_running_run_is_reported_by_the_next(synced):
 
 def test_wrong_market_key_pair_is_an_auth_error_naming_the_settings():
     from jainam_prop.errors import XTSAuthError
-    from xts_testserver import XTSTestServer
 
     with (
-        XTSTestServer(dataset="samples", market_credentials=("key", "secret")) as server,
-        override_settings(
-            JAINAM_MARKET_URL=server.market_url,
-            JAINAM_MARKET_API_KEY="key",
-            JAINAM_MARKET_API_SECRET="not-the-secret",
-        ),
+        market_with_key_pair(secret_sent="not-the-secret") as server,
         pytest.raises(XTSAuthError, match="JAINAM_MARKET_API_SECRET") as caught,
     ):
         sync_master_contract(segments=["NSEFO"])
@@ -338,16 +343,8 @@ def test_wrong_market_key_pair_is_an_auth_error_naming_the_settings():
 
 def test_market_login_without_a_token_fails_before_any_download():
     from jainam_prop.errors import XTSBadResponse
-    from xts_testserver import XTSTestServer
 
-    with (
-        XTSTestServer(dataset="samples", market_credentials=("key", "secret")) as server,
-        override_settings(
-            JAINAM_MARKET_URL=server.market_url,
-            JAINAM_MARKET_API_KEY="key",
-            JAINAM_MARKET_API_SECRET="secret",
-        ),
-    ):
+    with market_with_key_pair() as server:
         server.inject_fault("no_token", endpoint="login")
         with pytest.raises(XTSBadResponse, match="market-data login succeeded but returned no"):
             sync_master_contract(segments=["NSEFO"])
