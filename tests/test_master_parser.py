@@ -195,6 +195,9 @@ def test_length_limits_mirror_the_symboltoken_columns():
     assert fields["brsymbol"].max_length == MAX_BRSYMBOL_LENGTH
     assert fields["strike"].decimal_places == 4
     assert fields["tick_size"].decimal_places == 6
+    assert fields["isin"].max_length == 12
+    for band in ("price_band_low", "price_band_high"):
+        assert (fields[band].max_digits, fields[band].decimal_places) == (14, 4)
 
 
 def test_instrument_columns_are_the_symboltoken_fields_a_line_fills():
@@ -1007,3 +1010,207 @@ def test_merged_random_parts_keep_every_line(picks, bump):
         if text:
             parts.append(parse_master(text, segment=picks[0].split("|")[0]))
     assert_accounted(merge_parsed(parts), one_part_per_source=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Instrument-record fields (freeze quantity, price band, multiplier, ISIN, underlying)
+
+
+def record_fields(parsed: ParsedMaster, *, exchange: str, symbol: str) -> dict:
+    """The record columns of the one row of (exchange, symbol), None for NA / NaN."""
+    found = parsed.rows[(parsed.rows["exchange"] == exchange) & (parsed.rows["symbol"] == symbol)]
+    assert len(found) == 1, f"{exchange}:{symbol} found {len(found)} times"
+    values = found.iloc[0][list(RECORD_COLUMNS)].to_dict()
+    return {key: None if pd.isna(value) else value for key, value in values.items()}
+
+
+def test_record_fields_of_nse_equity():
+    parsed = parse_master(sample("NSECM"), segment="NSECM")
+    assert record_fields(parsed, exchange="NSE", symbol="ANANTRAJ") == {
+        "freeze_qty": 110430,
+        "price_band_low": 724.15,
+        "price_band_high": 1086.15,
+        "multiplier": 1,
+        "isin": "INE242C01024",
+        "underlying_token": None,
+    }
+
+
+def test_record_fields_of_bse_equity_freeze_zero_is_no_limit():
+    parsed = parse_master(sample("BSECM"), segment="BSECM")
+    assert record_fields(parsed, exchange="BSE", symbol="TTKPRESTIG") == {
+        "freeze_qty": None,
+        "price_band_low": 638.65,
+        "price_band_high": 957.95,
+        "multiplier": 1,
+        "isin": "INE690A01028",
+        "underlying_token": None,
+    }
+    assert parsed.rows["freeze_qty"].isna().all()  # every BSECM sample line says 0
+
+
+def test_record_fields_of_stock_future_carry_the_underlying():
+    parsed = parse_master(sample("NSEFO"), segment="NSEFO")
+    assert record_fields(parsed, exchange="NFO", symbol="BEL25AUG26FUT") == {
+        "freeze_qty": 57001,
+        "price_band_low": 350.95,
+        "price_band_high": 428.85,
+        "multiplier": 1,
+        "isin": None,
+        "underlying_token": 1100100000383,  # UnderlyingInstrumentId as sent
+    }
+
+
+def test_record_fields_of_index_future_and_option():
+    parsed = parse_master(sample("NSEFO"), segment="NSEFO")
+    assert record_fields(parsed, exchange="NFO", symbol="NIFTY25AUG26FUT") == {
+        "freeze_qty": 1801,
+        "price_band_low": 21689.0,
+        "price_band_high": 26508.6,
+        "multiplier": 1,
+        "isin": None,
+        "underlying_token": None,  # -1 on index derivatives
+    }
+    assert record_fields(parsed, exchange="NFO", symbol="NIFTY27OCT2621300CE") == {
+        "freeze_qty": 1801,
+        "price_band_low": 2449.65,
+        "price_band_high": 3648.65,
+        "multiplier": 1,
+        "isin": None,
+        "underlying_token": None,
+    }
+
+
+def test_record_fields_of_bse_option():
+    parsed = parse_master(sample("BSEFO"), segment="BSEFO")
+    assert record_fields(parsed, exchange="BFO", symbol="SENSEX12JUL2478100PE") == {
+        "freeze_qty": 1000,
+        "price_band_low": 1189.05,
+        "price_band_high": 4593.25,
+        "multiplier": 1,
+        "isin": None,
+        "underlying_token": None,
+    }
+
+
+def test_record_fields_of_currency_and_mcx_contracts():
+    cds = parse_master(f"{CDS_FUTURE}\n{CDS_OPTION}", segment="NSECD")
+    assert record_fields(cds, exchange="CDS", symbol="USDINR27MAR25FUT")["multiplier"] == 1000
+    assert record_fields(cds, exchange="CDS", symbol="USDINR27MAR2586.25PE") == {
+        "freeze_qty": 10001,
+        "price_band_low": 0.0025,
+        "price_band_high": 1.5,
+        "multiplier": 1000,
+        "isin": None,
+        "underlying_token": None,
+    }
+    mcx = parse_master(f"{MCX_FUTURE}\n{MCX_OPTION}", segment="MCXFO")
+    assert (
+        record_fields(mcx, exchange="MCX", symbol="CRUDEOIL15MAY255500CE")["underlying_token"]
+        == 444137
+    )
+
+
+def test_record_fields_of_index_rows_are_empty():
+    parsed = parse_index_list(index_entries("NSECM"), segment="NSECM")
+    assert record_fields(parsed, exchange="NSE_INDEX", symbol="NIFTY") == {
+        "freeze_qty": None,
+        "price_band_low": None,
+        "price_band_high": None,
+        "multiplier": 1,
+        "isin": None,
+        "underlying_token": None,
+    }
+
+
+@pytest.mark.parametrize(
+    "value", ["0", "", "NaN", "-1", "1801.5", "abc", "99999999999999999999", " 1801"]
+)
+def test_garbage_freeze_quantity_is_no_limit(value):
+    fields = sample_line("NSEFO", 62).split("|")
+    fields[10] = value
+    parsed = parse_master("|".join(fields), segment="NSEFO")
+    assert record_fields(parsed, exchange="NFO", symbol="NIFTY25AUG26FUT")["freeze_qty"] is None
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [
+        ("NaN", "NaN"),
+        ("", ""),
+        ("NaN", "26508.6"),  # one bound unknown: neither is trusted
+        ("-1", "26508.6"),
+        ("21689", "1e20"),  # beyond the column (14 digits, 4 decimals)
+        ("26508.6", "21689"),  # crossed
+        ("abc", "26508.6"),
+    ],
+)
+def test_garbage_price_band_is_unknown(low, high):
+    fields = sample_line("NSEFO", 62).split("|")
+    fields[9], fields[8] = low, high
+    parsed = parse_master("|".join(fields), segment="NSEFO")
+    values = record_fields(parsed, exchange="NFO", symbol="NIFTY25AUG26FUT")
+    assert (values["price_band_low"], values["price_band_high"]) == (None, None)
+
+
+@pytest.mark.parametrize("value", ["0", "", "-1", "NaN", "1.5", "99999999999"])
+def test_garbage_multiplier_makes_a_malformed_line(value):
+    fields = sample_line("NSEFO", 62).split("|")
+    fields[13] = value
+    parsed = parse_master("|".join(fields), segment="NSEFO")
+    assert parsed.rows.empty
+    assert parsed.skipped["detail"].tolist() == [
+        f"multiplier {value!r} is not an integer in 1..2147483647"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "isin"),
+    [
+        ("", None),
+        ("0", None),
+        ("-1", None),
+        ("INE242C0102", None),
+        ("ine242c01024", "INE242C01024"),
+    ],
+)
+def test_isin_of_a_cash_line(value, isin):
+    fields = sample_line("NSECM", 6).split("|")
+    fields[15] = value
+    parsed = parse_master("|".join(fields), segment="NSECM")
+    assert record_fields(parsed, exchange="NSE", symbol="ANANTRAJ")["isin"] == isin
+
+
+@pytest.mark.parametrize(("value", "token"), [("-1", None), ("0", None), ("", None), ("x", None)])
+def test_garbage_underlying_is_none(value, token):
+    fields = sample_line("NSEFO", 1).split("|")
+    fields[14] = value
+    parsed = parse_master("|".join(fields), segment="NSEFO")
+    assert (
+        record_fields(parsed, exchange="NFO", symbol="BEL25AUG26FUT")["underlying_token"] is token
+    )
+
+
+@SETTINGS
+@given(data=st.data(), count=st.integers(min_value=1, max_value=8))
+def test_record_fields_always_fit_their_columns(data, count):
+    lines = []
+    for _ in range(count):
+        fields = data.draw(st.sampled_from(REAL_LINES)).split("|")
+        for position in (8, 9, 10, 13, 14, 15):
+            if position < len(fields) and data.draw(st.booleans()):
+                fields[position] = data.draw(FIELD_VALUES)
+        lines.append("|".join(fields))
+    segment = data.draw(st.sampled_from(MASTER_SEGMENTS))
+    rows = parse_master("\n".join(lines), segment=segment).rows
+    freeze = rows["freeze_qty"].dropna()
+    assert ((freeze > 0) & (freeze <= 2**63 - 1)).all()
+    for column in ("price_band_low", "price_band_high"):
+        band = rows[column].dropna()
+        assert ((band >= 0) & (band < 1e10)).all()
+    assert (rows["price_band_low"].isna() == rows["price_band_high"].isna()).all()
+    assert ((rows["multiplier"] >= 1) & (rows["multiplier"] <= 2**31 - 1)).all()
+    assert rows["isin"].dropna().str.fullmatch("[A-Z0-9]{12}").all()
+    assert (rows["underlying_token"].dropna() > 0).all()
+    assert rows.loc[rows["instrument_type"] != "EQ", "isin"].isna().all()
+    assert rows.loc[rows["instrument_type"] == "EQ", "underlying_token"].isna().all()
