@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jainam_prop.master_parser import (
+    BSE_INDEX_SYMBOLS,
     EXCHANGE_BY_SEGMENT,
     EXCHANGES,
     FNO_EXCHANGES,
@@ -27,6 +28,7 @@ from jainam_prop.master_parser import (
     MAX_BRSYMBOL_LENGTH,
     MAX_NAME_LENGTH,
     MAX_SYMBOL_LENGTH,
+    NSE_INDEX_SYMBOLS,
     ROW_COLUMNS,
     SEGMENT_BY_EXCHANGE,
     SEGMENT_CODES,
@@ -1214,3 +1216,42 @@ def test_record_fields_always_fit_their_columns(data, count):
     assert (rows["underlying_token"].dropna() > 0).all()
     assert rows.loc[rows["instrument_type"] != "EQ", "isin"].isna().all()
     assert rows.loc[rows["instrument_type"] == "EQ", "underlying_token"].isna().all()
+
+
+# --------------------------------------------------------------------------------------------
+# Index names on the real index lists
+
+
+def test_bse_index_codes_get_openalgo_long_names():
+    parsed = parse_index_list(index_entries("BSECM"), segment="BSECM")
+    symbols = dict(zip(parsed.rows["brsymbol"], parsed.rows["symbol"], strict=True))
+    assert {code: symbols[code] for code in ("DOL30", "MIDCAP", "BSE IT", "OILGAS")} == {
+        "DOL30": "BSEDOLLEX30",
+        "MIDCAP": "BSEMIDCAP",
+        "BSE IT": "BSEINFORMATIONTECHNOLOGY",
+        "OILGAS": "BSEOIL&GAS",
+    }
+    assert record(parsed, exchange="BSE_INDEX", symbol="BSEOIL&GAS")["token"] == 26107
+    # every documented code in the real list maps to its long name ...
+    listed = {code: name for code, name in BSE_INDEX_SYMBOLS.items() if code in symbols}
+    assert len(listed) == 36  # all but FINSER appear in the sample list
+    assert {code: symbols[code] for code in listed} == listed
+    # ... and undocumented codes keep the clean-up rule
+    assert [symbols[code] for code in ("BSE100", "BSE500", "BSEIPO", "100", "SNSX60")] == [
+        "BSE100",
+        "BSE500",
+        "BSEIPO",
+        "100",
+        "SNSX60",
+    ]
+    assert len(parsed.rows) == 63  # no two codes collide
+
+
+def test_nse_index_names_on_the_real_list():
+    parsed = parse_index_list(index_entries("NSECM"), segment="NSECM")
+    symbols = dict(zip(parsed.rows["brsymbol"], parsed.rows["symbol"], strict=True))
+    assert {name: symbols[name] for name in NSE_INDEX_SYMBOLS} == NSE_INDEX_SYMBOLS
+    assert symbols["NIFTY IT"] == "NIFTYIT"
+    assert symbols["NIFTY 100"] == "NIFTY100"
+    assert all(symbol == symbol.upper() and " " not in symbol for symbol in symbols.values())
+    assert len(parsed.rows) == 114
