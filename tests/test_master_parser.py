@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -1255,3 +1256,63 @@ def test_nse_index_names_on_the_real_list():
     assert symbols["NIFTY 100"] == "NIFTY100"
     assert all(symbol == symbol.upper() and " " not in symbol for symbol in symbols.values())
     assert len(parsed.rows) == 114
+
+
+# --------------------------------------------------------------------------------------------
+# Dead contracts (``today``)
+
+
+def test_contracts_expired_before_today_are_skipped():
+    text = sample("NSEFO")
+    everything = parse_master(text, segment="NSEFO")
+    today = date(2026, 8, 26)  # the day after the sample's nearest expiry (2026-08-25)
+    parsed = parse_master(text, segment="NSEFO", today=today)
+    expired = everything.rows["expiry"] < pd.Timestamp(today)
+    assert expired.sum() > 0
+    assert parsed.rows["symbol"].tolist() == everything.rows.loc[~expired, "symbol"].tolist()
+    assert parsed.skipped_by_source() == {"NSEFO": {"expired": int(expired.sum())}}
+    first = parsed.skipped.iloc[0]
+    assert first["reason"] == SkipReason.EXPIRED
+    assert first["line"] == sample_line("NSEFO", int(first["line_no"]))
+    assert first["detail"] == "expired contract (expiry 2026-08-25, before 2026-08-26)"
+    assert_accounted(parsed)
+
+
+def test_a_contract_is_live_on_its_expiry_day_and_without_today():
+    text = sample("NSEFO")
+    on_expiry_day = parse_master(text, segment="NSEFO", today=date(2026, 8, 25))
+    assert on_expiry_day.skipped.empty
+    assert parse_master(text, segment="NSEFO").skipped.empty
+    later = parse_master(text, segment="NSEFO", today=date(2040, 1, 1))
+    assert later.rows.empty  # even the test contracts of 2036 are dead by then
+
+
+def test_cash_and_index_rows_never_expire():
+    today = date(2099, 1, 1)
+    assert parse_master(sample("NSECM"), segment="NSECM", today=today).skipped.empty
+    bse = parse_master(sample("BSEFO"), segment="BSEFO", today=today)
+    assert set(reasons(bse)) == {SkipReason.EXPIRED}
+
+
+def test_a_malformed_expired_line_is_malformed():
+    fields = sample_line("NSEFO", 1).split("|")
+    fields[12] = "0"  # lot size
+    parsed = parse_master("|".join(fields), segment="NSEFO", today=date(2030, 1, 1))
+    assert reasons(parsed) == [SkipReason.MALFORMED_LINE]
+
+
+@SETTINGS
+@given(
+    picks=st.lists(st.sampled_from(REAL_LINES), min_size=1, max_size=20),
+    today=st.dates(min_value=date(2024, 1, 1), max_value=date(2037, 1, 1)),
+)
+def test_today_only_moves_dead_contracts_to_expired(picks, today):
+    segment = picks[0].split("|")[0]
+    text = "\n".join(picks)
+    everything = parse_master(text, segment=segment)
+    parsed = parse_master(text, segment=segment, today=today)
+    assert_accounted(parsed)
+    assert (parsed.rows["expiry"].dropna() >= pd.Timestamp(today)).all()
+    still_there = set(parsed.rows["symbol"])
+    dead = everything.rows["expiry"] < pd.Timestamp(today)
+    assert still_there == set(everything.rows.loc[~dead, "symbol"])
