@@ -88,3 +88,16 @@ def order_body(
         "product": product,
         **extra,
     }
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """This run's environment without any project variable (DJANGO_*, JAINAM_*, DATABASE_*,
+    REDIS_*, CACHE_*, LOG_LEVEL), for a child process that must see only the defaults."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "JAINAM_", "DATABASE_", "REDIS_", "CACHE_", "LOG_"))
+    }
+    env["DJANGO_SETTINGS_MODULE"] = ROOT_SETTINGS
+    env.update(overrides)
+    return env
