@@ -1,6 +1,6 @@
 """Bounded load on loopback: a real gunicorn (3 sync workers) serving the test database, the
 XTS test server as the broker, client threads posting ``/api/v1/symbol`` and
-``/api/v1/placeorder`` for ``JAINAM_LOAD_SECONDS`` (default 30).
+``/api/v1/placeorder`` for ``JAINAM_LOAD_SECONDS`` (default 10).
 
 Asserted: zero errors (every answer 200 with the right token or a fresh order id), every
 accepted order reached the broker exactly once, no order the broker has is unanswered, a
