@@ -1,4 +1,4 @@
-"""ASGI entry point."""
+"""ASGI entry point. Invalid settings stop the server at start-up."""
 
 import os
 
@@ -6,3 +6,7 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 application = get_asgi_application()
+
+from jainam_prop.checks import raise_for_settings  # noqa: E402  (needs the apps loaded)
+
+raise_for_settings()

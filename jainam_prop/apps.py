@@ -5,3 +5,6 @@ class JainamPropConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "jainam_prop"
     verbose_name = "Jainam Prop instruments"
+
+    def ready(self) -> None:
+        from jainam_prop import checks  # noqa: F401  (registers the settings checks)

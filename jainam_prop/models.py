@@ -6,9 +6,10 @@ callers only through ``jainam_prop.services.lookups`` (the admin's own changelis
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
-DEFAULT_BROKER = "jainam_prop"
+DEFAULT_BROKER: str = settings.JAINAM_BROKER  # the one source: settings.JAINAM_BROKER
 
 
 class SymbolToken(models.Model):

@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 from django.db import connection, transaction
+from django.db.models import Field
 
 from jainam_prop.master_parser import (
     INDEX_SEGMENTS,
@@ -33,7 +33,7 @@ from jainam_prop.master_parser import (
 )
 from jainam_prop.models import DEFAULT_BROKER, LookupGeneration, SymbolToken
 from tests.fixtures_lookups import PrivateRedis as LookupsPrivateRedis
-from tests.fixtures_lookups import child_database_url
+from tests.helpers import child_env  # noqa: F401  (re-exported to the sync tests)
 from xts_testserver import datasets
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,6 +102,7 @@ def write_expectations(
 
 def _db_value(field_name: str) -> Callable[[Any], Any]:
     field = SymbolToken._meta.get_field(field_name)
+    assert isinstance(field, Field), field_name
     return functools.lru_cache(maxsize=None)(lambda v: field.get_db_prep_save(v, connection))
 
 
@@ -179,13 +180,6 @@ def generation(broker: str = DEFAULT_BROKER) -> int:
 
 
 # --- child processes --------------------------------------------------------------------------
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "DATABASE_URL": child_database_url(), "PYTHONUNBUFFERED": "1"}
-    env.setdefault("DJANGO_SECRET_KEY", "reliability-test-key")
-    env.update(extra)
-    return env
 
 
 class Child:
@@ -309,21 +303,14 @@ def wait_for_more_lookups(probes: Sequence[Child], *, more: int, timeout: float 
     """Wait until every probe has made ``more`` lookups beyond what it had made now."""
     targets = [(probe, probe_count(probe) + more) for probe in probes]
     for probe, target in targets:
-        probe.wait_for(
-            lambda line, target=target: line.startswith("COUNT ")
-            and int(line.split()[1]) >= target,
-            timeout=timeout,
-            what=f"{target} lookups",
-        )
+
+        def reached(line: str, target: int = target) -> bool:
+            return line.startswith("COUNT ") and int(line.split()[1]) >= target
+
+        probe.wait_for(reached, timeout=timeout, what=f"{target} lookups")
 
 
 # --- private redis-server ---------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PrivateRedis(LookupsPrivateRedis):

@@ -107,7 +107,7 @@ def final_check(entries: list[list], generation: int, tally: Tally) -> dict:
         if time.monotonic() > deadline:
             return {"final_generation": current_generation(), "final_wrong": ["generation"]}
         time.sleep(0.05)
-    wrong = []
+    wrong: list[str] = []
     for start in range(0, len(entries), 500):
         chunk = entries[start : start + 500]
         batch = get_tokens([(s, e) for s, e, _, _ in chunk])

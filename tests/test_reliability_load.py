@@ -1,6 +1,6 @@
 """Bounded load on loopback: a real gunicorn (3 sync workers) serving the test database, the
 XTS test server as the broker, client threads posting ``/api/v1/symbol`` and
-``/api/v1/placeorder`` for ``JAINAM_LOAD_SECONDS`` (default 30).
+``/api/v1/placeorder`` for ``JAINAM_LOAD_SECONDS`` (default 10).
 
 Asserted: zero errors (every answer 200 with the right token or a fresh order id), every
 accepted order reached the broker exactly once, no order the broker has is unanswered, a
@@ -37,22 +37,22 @@ from django.db import connection
 from jainam_prop.models import SymbolToken
 from jainam_prop.services.api_keys import create_api_key
 from jainam_prop.services.sync import sync_master_contract
-from tests.fixtures_lookups import child_database_url
 from tests.fixtures_orders import (
     CLIENT_ID,
     INTERACTIVE_KEY,
     INTERACTIVE_SECRET,
-    free_port,
     order_posts,
     session_logins,
 )
+from tests.helpers import child_env, free_port, order_body
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACT = ROOT / "artifacts" / "load.json"
 WORKERS = 3
-LOAD_SECONDS = float(os.environ.get("JAINAM_LOAD_SECONDS", "30"))
+# 10 s proves the behaviour; measured figures use JAINAM_LOAD_SECONDS=30 (docs/performance.md).
+LOAD_SECONDS = float(os.environ.get("JAINAM_LOAD_SECONDS", "10"))
 LOAD_THREADS = int(os.environ.get("JAINAM_LOAD_THREADS", "8"))
 # One order in ORDER_EVERY requests; the rest are symbol lookups.
 ORDER_EVERY = 4
@@ -86,18 +86,16 @@ def gunicorn(transactional_db, xts_orders_server, tmp_path) -> Iterator[Callable
         port = free_port()
         log = tmp_path / f"gunicorn-{port}.log"
         access_log = tmp_path / f"gunicorn-{port}-access.log"
-        env = {
-            **os.environ,
-            "DATABASE_URL": child_database_url(),
-            "DJANGO_SECRET_KEY": "load-test-" + "k" * 50,
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            "JAINAM_INTERACTIVE_URL": xts_orders_server.interactive_url,
-            "JAINAM_INTERACTIVE_API_KEY": INTERACTIVE_KEY,
-            "JAINAM_INTERACTIVE_API_SECRET": INTERACTIVE_SECRET,
-            "JAINAM_CLIENT_ID": CLIENT_ID,
-            "JAINAM_LOG_LEVEL": "WARNING",
+        env = child_env(
+            DJANGO_SECRET_KEY="load-test-" + "k" * 50,
+            DJANGO_ALLOWED_HOSTS="127.0.0.1",
+            JAINAM_INTERACTIVE_URL=xts_orders_server.interactive_url,
+            JAINAM_INTERACTIVE_API_KEY=INTERACTIVE_KEY,
+            JAINAM_INTERACTIVE_API_SECRET=INTERACTIVE_SECRET,
+            JAINAM_CLIENT_ID=CLIENT_ID,
+            JAINAM_LOG_LEVEL="WARNING",
             **env_overrides,
-        }
+        )
         env.pop("DJANGO_DEBUG", None)
         with log.open("wb") as sink:
             process = subprocess.Popen(
@@ -170,8 +168,8 @@ def run_load(
             symbol, exchange, token, lot_size = next(orders if is_order else picks)
             body: dict[str, Any] = {"apikey": key, "symbol": symbol, "exchange": exchange}
             if is_order:
-                body.update(strategy=f"load-{number}", action="BUY", quantity=str(lot_size),
-                            pricetype="MARKET", product="MIS")  # fmt: skip
+                body = order_body(apikey=key, symbol=symbol, exchange=exchange,
+                                  quantity=lot_size, strategy=f"load-{number}")  # fmt: skip
             path = "/api/v1/placeorder" if is_order else "/api/v1/symbol"
             started = time.perf_counter()
             try:
@@ -274,8 +272,14 @@ def test_rate_limit_holds_across_worker_processes(gunicorn, market, xts_orders_s
     key = create_api_key(user=User.objects.create_user("burst"))[1]
     server = gunicorn(JAINAM_ORDER_RATE_LIMIT=f"{limit} per hour")
     symbol, exchange, _, lot_size = next(i for i in market if i[1] == "NFO")
-    body = {"apikey": key, "symbol": symbol, "exchange": exchange, "strategy": "burst",
-            "action": "BUY", "quantity": str(lot_size), "product": "NRML"}  # fmt: skip
+    body = order_body(
+        apikey=key,
+        symbol=symbol,
+        exchange=exchange,
+        quantity=lot_size,
+        strategy="burst",
+        product="NRML",
+    )
     answers: list[requests.Response] = []
     remaining = itertools.count()
     lock = threading.Lock()

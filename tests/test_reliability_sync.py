@@ -386,6 +386,7 @@ call_command("sync_master_contract", *sys.argv[1:])
 """
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_frozen_sync_does_not_hold_the_lock_forever(market):
     """A sync process that stops mid-write without dying (SIGSTOP: a paused VM, a network
@@ -567,6 +568,7 @@ def succeeded(child: Child) -> bool:
     return any("sync success" in line for line in child.out)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_two_syncs_started_together_run_one_at_a_time_and_never_mix(market, tmp_path):
     seed_instruments(master_rows(0, CASH))
@@ -650,6 +652,7 @@ def test_two_syncs_started_together_run_one_at_a_time_and_never_mix(market, tmp_
 # --- 2c. Redis killed, restarted and frozen while lookups run -------------------------------------
 
 
+@pytest.mark.reliability
 @pytest.mark.django_db(transaction=True)
 def test_lookups_never_fail_while_redis_is_killed_restarted_and_frozen(tmp_path):
     redis_server = PrivateRedis(tmp_path)
