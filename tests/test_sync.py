@@ -466,7 +466,8 @@ def test_force_overrides_the_guards(data_dir):
     result = save_master_contract_to_db(rows.iloc[:10], force=True)
 
     assert result.stored == 10
-    assert result.overridden is not None and result.overridden.exchange == "NFO"
+    assert result.overridden is not None
+    assert result.overridden.exchange == "NFO"
     assert SymbolToken.objects.count() == 10
 
 
@@ -490,7 +491,9 @@ def test_plan_replace_tells_the_verdict_without_writing(data_dir):
     plan = plan_replace(rows.iloc[:96], segments=["NSEFO"])
 
     assert plan.changes == {"NFO": {"added": 0, "removed": 64, "changed": 0}}
-    assert plan.refusal() is not None and plan.refusal().vanished == 64
+    refusal = plan.refusal()
+    assert refusal is not None
+    assert refusal.vanished == 64
     assert snapshot() == before
 
 
@@ -668,3 +671,95 @@ def test_market_login_without_a_token_fails_before_any_download():
             sync_master_contract(segments=["NSEFO"])
         assert not server.requests_to("/instruments/master")
     assert SyncRun.objects.latest().status == SyncRun.Status.FAILED
+
+
+# --- dry run and run records -------------------------------------------------------------------
+
+
+@pytest.fixture
+def live_market(xts_server, settings, data_dir) -> XTSTestServer:
+    """The samples server with NSEFO moved to live dates, synced once (NSEFO only)."""
+    settings.JAINAM_MARKET_URL = xts_server.market_url
+    for name, value in FAST_HTTP.items():
+        setattr(settings, name, value)
+    text = live_master((data_dir / "NSEFO.txt").read_text(), today=today_ist())
+    xts_server.set_master("NSEFO", text)
+    sync_master_contract(segments=["NSEFO"])
+    xts_server.live_lines = text.splitlines()
+    return xts_server
+
+
+def test_a_sync_records_its_changes_per_exchange(live_market):
+    lines = live_market.live_lines
+    live_market.set_master("NSEFO", "\n".join(lines[:-2]))
+
+    report = sync_master_contract(segments=["NSEFO"])
+
+    assert report.changes == {"NFO": {"added": 0, "removed": 2, "changed": 0}}
+    assert report.summary().startswith("sync success: stored 158 instruments (added 0, removed 2")
+    run = SyncRun.objects.get(pk=report.run_id)
+    assert run.changes == report.changes
+    assert run.forced is False
+    assert (run.stored, run.deleted) == (158, 2)
+
+
+def test_dry_run_lists_the_changes_and_writes_nothing(live_market):
+    before = snapshot()
+    live_market.set_master("NSEFO", "\n".join(live_market.live_lines[:-2]))
+
+    report = sync_master_contract(segments=["NSEFO"], dry_run=True)
+
+    assert report.status == SyncRun.Status.DRY_RUN
+    assert report.refusal is None
+    assert report.changes == {"NFO": {"added": 0, "removed": 2, "changed": 0}}
+    assert len(report.examples["NFO"]["removed"]) == 2
+    assert report.summary().startswith("sync dry_run: would store 158 instruments")
+    assert snapshot() == before
+    assert SyncRun.objects.get(pk=report.run_id).changes == report.changes
+
+
+def test_dry_run_of_a_refused_master_tells_the_refusal(live_market):
+    before = snapshot()
+    generation = LookupGeneration.objects.get().generation
+    live_market.set_master("NSEFO", "\n".join(live_market.live_lines[:96]))
+
+    report = sync_master_contract(segments=["NSEFO"], dry_run=True)
+
+    assert report.status == SyncRun.Status.DRY_RUN
+    assert isinstance(report.refusal, SyncRefused)
+    assert (report.refusal.exchange, report.refusal.vanished) == ("NFO", 64)
+    assert report.summary().startswith("sync dry_run: would be refused: ")
+    assert snapshot() == before
+    assert LookupGeneration.objects.get().generation == generation
+    run = SyncRun.objects.get(pk=report.run_id)
+    assert run.status == SyncRun.Status.DRY_RUN
+    assert run.error.startswith("would be refused: ")
+    # ... and the real run is refused the same way.
+    with pytest.raises(SyncRefused) as refused:
+        sync_master_contract(segments=["NSEFO"])
+    assert str(refused.value) == str(report.refusal)
+    assert SyncRun.objects.latest().status == SyncRun.Status.REFUSED
+
+
+def test_forced_dry_run_and_forced_run(live_market):
+    live_market.set_master("NSEFO", "\n".join(live_market.live_lines[:96]))
+
+    dry = sync_master_contract(segments=["NSEFO"], dry_run=True, force=True)
+    real = sync_master_contract(segments=["NSEFO"], force=True)
+
+    assert dry.refusal is None
+    assert dry.overridden is not None
+    assert real.overridden is not None
+    assert real.overridden.vanished == 64
+    assert SymbolToken.objects.count() == 96
+    assert SyncRun.objects.get(pk=real.run_id).forced is True
+
+
+def test_an_unchanged_sync_keeps_the_generation(live_market):
+    generation = LookupGeneration.objects.get().generation
+
+    report = sync_master_contract(segments=["NSEFO"])
+
+    assert report.changes == {"NFO": {"added": 0, "removed": 0, "changed": 0}}
+    assert (report.inserted, report.deleted) == (0, 0)
+    assert LookupGeneration.objects.get().generation == generation
