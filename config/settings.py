@@ -222,6 +222,10 @@ JAINAM_HTTP_RETRIES = _integer("JAINAM_HTTP_RETRIES", default=3)
 JAINAM_HTTP_BACKOFF = _number("JAINAM_HTTP_BACKOFF", default=0.5)
 # Sync safety: refuse a master that would shrink the stored instruments below this fraction.
 JAINAM_SYNC_MIN_RATIO = _number("JAINAM_SYNC_MIN_RATIO", default=0.5)
+# Sync safety: refuse a master in which more than this share of an exchange's live instruments
+# (and more than the allowance) vanish; expired contracts may vanish (docs/sync.md).
+JAINAM_SYNC_MAX_VANISHED_SHARE = _number("JAINAM_SYNC_MAX_VANISHED_SHARE", default=0.02)
+JAINAM_SYNC_VANISHED_ALLOWANCE = _integer("JAINAM_SYNC_VANISHED_ALLOWANCE", default=10)
 # Malformed lines tolerated in a master before the sync is failed as a corrupt download.
 JAINAM_SYNC_MAX_MALFORMED = _integer("JAINAM_SYNC_MAX_MALFORMED", default=0)
 # /healthz answers 503 when the last successful sync is older than this (a daily sync + slack).
