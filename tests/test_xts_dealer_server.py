@@ -5,7 +5,11 @@ Orders, books, positions and the control calls that steer fills; faults on every
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -13,6 +17,7 @@ import requests
 from xts_testserver import FIRST_APP_ORDER_ID, XTSTestServer
 from xts_testserver.faults import READ_ENDPOINTS, WRITE_ENDPOINTS
 
+REPO = Path(__file__).resolve().parent.parent
 KEYS = {"appKey": "key", "secretKey": "secret", "source": "WEBAPI"}
 CLIENT = "DLR01"
 OTHER = "DLR02"
@@ -26,8 +31,8 @@ TIMEOUT = 10
 class Dealer:
     """A logged-in dealer session against one test server."""
 
-    def __init__(self, server: XTSTestServer) -> None:
-        self.server = server
+    def __init__(self, server: XTSTestServer | SimpleNamespace) -> None:
+        self.server = server  # only its interactive_url and control_url are used
         response = requests.post(
             f"{server.interactive_url}/user/session", json=KEYS, timeout=TIMEOUT
         )
@@ -819,13 +824,13 @@ def test_invalid_token_is_the_sdk_expiry_form_and_revokes_the_session(server, de
     expired = call_for(dealer, name)
     again = call_for(dealer, name)
 
-    assert expired.status_code == 400
-    assert expired.json() == {
-        "type": "error",
-        "code": "e-session-0002",
-        "description": "Invalid Token",
-    }
-    assert again.status_code == 401
+    for answer in (expired, again):  # the revoked token keeps being refused that way
+        assert answer.status_code == 400
+        assert answer.json() == {
+            "type": "error",
+            "code": "e-session-0002",
+            "description": "Invalid Token",
+        }
     assert state(server) == before
     dealer.__init__(server)  # a fresh session works
     assert call_for(dealer, name).status_code == 200
@@ -881,3 +886,75 @@ def test_faults_over_the_control_api(server, dealer):
     with pytest.raises(requests.ConnectionError):
         call_for(dealer, "squareoffall")
     assert {p["Quantity"] for p in dealer.positions()} == {"0"}
+
+
+# ---------------------------------------------------------------------- control API
+
+
+def test_control_orders_lists_every_client(dealer):
+    dealer.place(CLIENT)
+    dealer.place(OTHER, **a_limit())
+    listed = requests.get(f"{dealer.server.control_url}/orders", timeout=TIMEOUT).json()["result"]
+    assert [(o["ClientID"], o["OrderStatus"]) for o in listed] == [
+        (CLIENT, "Filled"),
+        (OTHER, "New"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "complaint"),
+    [
+        ("/fill", {"appOrderID": 123}, "not found"),
+        ("/fill", {}, "appOrderID is required"),
+        ("/fill", {"appOrderID": OPEN_ORDER, "quantity": 2 * BEL_LOT}, "quantity must be from 1"),
+        ("/fill", {"appOrderID": FIRST_APP_ORDER_ID}, "nothing to fill"),
+        ("/reject", {"appOrderID": FIRST_APP_ORDER_ID}, "cannot reject"),
+        ("/status", {"appOrderID": OPEN_ORDER, "status": "Open"}, "Unknown status"),
+        ("/settings", {"status_on_place": "Filled"}, "status_on_place"),
+        ("/clients", {"clients": "DLR01"}, "list"),
+        ("/position", {"clientID": CLIENT, "exchangeSegment": "NSEFO"}, "required"),
+    ],
+)
+def test_invalid_control_calls_are_400(dealer, path, body, complaint):
+    prepare(dealer)
+    before = state(dealer.server)
+    response = requests.post(f"{dealer.server.control_url}{path}", json=body, timeout=TIMEOUT)
+    assert response.status_code == 400
+    assert complaint in response.json()["description"]
+    assert state(dealer.server) == before
+
+
+def test_reset_forgets_orders_positions_and_settings(server, dealer):
+    server.clients = {CLIENT}
+    prepare(dealer)
+    dealer.control("/settings", {"fill_market_orders": False})
+
+    dealer.control("/reset", {})
+
+    assert state(server) == ([], [])
+    assert server.clients is None
+    assert dealer.call("POST", "/orders", json=an_order(OTHER)).status_code == 200
+    assert server.orders.orders()[0].app_order_id == FIRST_APP_ORDER_ID
+    assert server.orders.orders()[0].status == "Filled"
+
+
+def test_a_server_in_another_process_is_driven_over_the_control_api():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "xts_testserver", "--port", "0"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        urls = dict(process.stdout.readline().strip().split("=", 1) for _ in range(3))
+        dealer = Dealer(SimpleNamespace(**urls))
+        app_order_id = dealer.place(**a_limit())
+        dealer.control("/fill", {"appOrderID": app_order_id, "quantity": BEL_LOT})
+        row = dealer.order(app_order_id)
+        log = requests.get(f"{urls['control_url']}/requests", timeout=TIMEOUT).json()["result"]
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+    assert (row["OrderStatus"], row["OrderAverageTradedPrice"]) == ("Filled", "380.50")
+    assert [r["endpoint"] for r in log] == ["session", "orders", "orderbook"]

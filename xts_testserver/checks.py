@@ -35,7 +35,8 @@ def guarded(endpoint: Endpoint) -> Endpoint:
 
     def run(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
         if not server.sessions.is_interactive(request.authorization):
-            return wire.json_response(401, wire.INVALID_TOKEN)
+            status = server.sessions.refusal_status(request.authorization)
+            return wire.json_response(status, wire.INVALID_TOKEN)
         try:
             with server.orders.lock:  # one interactive request at a time sees and changes state
                 return endpoint(server, request)

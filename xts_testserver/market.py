@@ -97,7 +97,9 @@ def auth_refused(server: XTSTestServer, request: RecordedRequest) -> wire.Respon
         return None
     if server.sessions.is_market(request.authorization):
         return None
-    return wire.json_response(401, wire.INVALID_TOKEN)
+    return wire.json_response(
+        server.sessions.refusal_status(request.authorization), wire.INVALID_TOKEN
+    )
 
 
 def check_keys(

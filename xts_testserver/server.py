@@ -478,7 +478,8 @@ class XTSTestServer:
             request.fault = fault.kind
             logger.info("Injected fault %s on %s %s", fault.kind, request.method, request.path)
             if fault.kind in faults.REVOKES_TOKEN:
-                self.sessions.revoke(request.authorization)
+                status = 400 if fault.kind == "invalid_token" else 401
+                self.sessions.revoke(request.authorization, status=status)
             early = faults.early_response(fault.kind)
             if early is not None:
                 return early
