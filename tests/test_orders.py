@@ -7,6 +7,7 @@ NSEFO sample lines, parsed and saved by the sync service.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from decimal import Decimal
 
@@ -73,7 +74,7 @@ def test_pricetype_maps_to_order_type_and_prices(
     pricetype, price, trigger_price, order_type, limit_price, stop_price
 ):
     parsed = parse_order(order(pricetype=pricetype, price=price, trigger_price=trigger_price))
-    xts = to_xts_order(parsed, token=58130, client_id="DLR1")
+    xts = to_xts_order(parsed, token=58130, client_id="DLR1", unique_id="jp00")
 
     assert xts["orderType"] == order_type
     assert xts["limitPrice"] == limit_price
@@ -101,7 +102,7 @@ def test_full_xts_order():
             strategy=" momentum ",
         )
     )
-    assert to_xts_order(parsed, token=58130, client_id="DLR1") == {
+    assert to_xts_order(parsed, token=58130, client_id="DLR1", unique_id="jp00") == {
         "exchangeSegment": "NSEFO",
         "exchangeInstrumentID": 58130,
         "productType": "MIS",
@@ -112,7 +113,7 @@ def test_full_xts_order():
         "orderQuantity": 2850,
         "limitPrice": 401.35,
         "stopPrice": 0.0,
-        "orderUniqueIdentifier": "momentum",
+        "orderUniqueIdentifier": "jp00",
         "clientID": "DLR1",
     }
 
@@ -125,13 +126,13 @@ def test_full_xts_order():
 def test_exchange_maps_to_segment(exchange, segment):
     product = "MIS"
     parsed = parse_order(order(exchange=exchange, product=product))
-    assert to_xts_order(parsed, token=1, client_id="C")["exchangeSegment"] == segment
+    assert to_xts_order(parsed, token=1, client_id="C", unique_id="u")["exchangeSegment"] == segment
 
 
 @pytest.mark.parametrize("product", ["CNC", "NRML", "MIS"])
 def test_product_maps_to_product_type(product):
     parsed = parse_order(order(exchange="NSE", product=product))
-    assert to_xts_order(parsed, token=1, client_id="C")["productType"] == product
+    assert to_xts_order(parsed, token=1, client_id="C", unique_id="u")["productType"] == product
 
 
 def test_defaults_follow_openalgo():
@@ -245,6 +246,8 @@ def test_end_to_end_sync_then_place(synced_nsefo, broker_settings, xts_orders_se
     posts = order_posts(xts_orders_server)
     assert len(posts) == 1
     received = posts[0].body
+    unique_id = received.pop("orderUniqueIdentifier")
+    assert re.fullmatch(r"jp[0-9a-f]{14}", unique_id)
     assert received == {
         "exchangeSegment": "NSEFO",
         "exchangeInstrumentID": ICICIGI_CE.token,
@@ -256,7 +259,6 @@ def test_end_to_end_sync_then_place(synced_nsefo, broker_settings, xts_orders_se
         "orderQuantity": 2 * ICICIGI_CE.lot_size,
         "limitPrice": 12.5,
         "stopPrice": 12.75,
-        "orderUniqueIdentifier": "iron-fly",
         "clientID": CLIENT_ID,
     }
     assert order_id == str(xts_orders_server.placed_orders[0]["AppOrderID"])

@@ -11,6 +11,8 @@ row counts after each request.
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +23,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from jainam_prop.models import ApiKey, LookupGeneration, SymbolToken, SyncRun
-from jainam_prop.views import MAX_BODY_BYTES
+from jainam_prop.views.api import MAX_BODY_BYTES
 from tests.fixtures_orders import BEL_FUT, ICICIGI_CE, order_posts, session_logins
 
 pytestmark = pytest.mark.django_db
@@ -164,21 +166,25 @@ def test_hostile_search_matches_literally(client, api_key, unchanged, text):
 
 
 def test_like_wildcards_do_not_widen_a_real_prefix(client, api_key, unchanged):
-    exact = post(client, SEARCH, {"apikey": api_key, "query": "BEL25"}).json()["data"]
-    wild = post(client, SEARCH, {"apikey": api_key, "query": "BEL_5"}).json()["data"]
+    prefix = BEL_FUT.symbol[:5]  # BEL + the expiry's day, e.g. BEL04
+    exact = post(client, SEARCH, {"apikey": api_key, "query": prefix}).json()["data"]
+    wild = post(client, SEARCH, {"apikey": api_key, "query": f"BEL_{prefix[4]}"}).json()["data"]
     assert BEL_FUT.symbol in [item["symbol"] for item in exact]
     assert wild == []
 
 
 @pytest.mark.parametrize("text", [*HOSTILE_TEXT[:8], "निफ्टी", "🚀"])
-def test_hostile_strategy_reaches_the_broker_verbatim(client, api_key, world, text):
-    """Strategy is free text: it is sent as data (JSON), byte for byte, never interpreted."""
+def test_hostile_strategy_is_logged_not_sent(client, api_key, world, text, caplog):
+    """Strategy is free text: logged with the order (repr), never interpreted, and not the
+    order's identifier at the broker (each order gets its own short one)."""
+    caplog.set_level(logging.INFO, logger="jainam_prop")
     before = row_counts()
     response = post(client, PLACE, order(api_key, strategy=text))
 
     assert response.status_code == 200, response.content
     [sent] = order_posts(world)
-    assert sent.body["orderUniqueIdentifier"] == text
+    assert re.fullmatch(r"jp[0-9a-f]{14}", sent.body["orderUniqueIdentifier"])
+    assert repr(text) in caplog.text
     assert sent.body["exchangeInstrumentID"] == BEL_FUT.token
     assert row_counts() == before
 

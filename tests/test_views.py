@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from jainam_prop.services.api_keys import create_api_key, revoke_api_key
+from jainam_prop.vocabulary import MONTHS
 from tests.fixtures_orders import (
     BEL_FUT,
     CLIENT_ID,
@@ -310,7 +311,11 @@ def test_symbol_details(client, api_key, synced_nsefo):
     )
 
     assert response.status_code == 200
-    assert response.json() == {
+    body = response.json()
+    freeze = {key: body["data"].pop(key) for key in ("freeze_qty", "max_order_quantity")}
+    assert set(freeze) == {"freeze_qty", "max_order_quantity"}
+    expiry = ICICIGI_CE.expiry
+    assert body == {
         "status": "success",
         "data": {
             "symbol": ICICIGI_CE.symbol,
@@ -319,7 +324,7 @@ def test_symbol_details(client, api_key, synced_nsefo):
             "exchange": "NFO",
             "brexchange": "NSEFO",
             "token": str(ICICIGI_CE.token),
-            "expiry": "27-OCT-26",
+            "expiry": f"{expiry.day:02d}-{MONTHS[expiry.month - 1]}-{expiry.year % 100:02d}",
             "strike": 1360.0,
             "lotsize": ICICIGI_CE.lot_size,
             "tick_size": 0.05,
