@@ -754,3 +754,23 @@ def test_error_bodies_never_name_the_broker_url_or_host(
         text = answer.content.decode()
         for secret in (broker_settings.url, closed_port_url, host, "http://", "127.0.0.1"):
             assert secret not in text, text
+
+
+def test_unknown_symbol_suggestions_never_offer_a_dead_contract(
+    client, api_key, synced_nsefo, broker_settings, xts_orders_server
+):
+    typo = BEL_DEAD.symbol[:-3] + "FUX"  # one letter off the dead contract
+    for path, body in ((PLACE, order(api_key, symbol=typo)), (SPLIT, split(api_key, symbol=typo))):
+        response = post(client, path, body)
+        assert response.status_code == 404
+        assert BEL_DEAD.symbol not in response.json()["suggestions"]
+        assert BEL_DEAD.symbol not in response.json()["message"]
+    assert order_posts(xts_orders_server) == []
+
+
+def test_too_many_slices_names_the_smallest_split_size_in_whole_lots(
+    client, api_key, synced_nsefo, broker_settings, xts_orders_server
+):
+    response = post(client, SPLIT, split(api_key, quantity=str(65 * 101), splitsize="65"))
+    assert response.status_code == 400
+    assert "at least 130" in response.json()["message"]  # 66 rounded up to whole lots of 65

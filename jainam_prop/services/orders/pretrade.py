@@ -13,10 +13,21 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from jainam_prop.errors import ContractExpired, NotWholeLots, OffTickPrice, OverFreezeLimit
-from jainam_prop.services.lookups import MAX_SEARCH_LIMIT, Instrument, search_instruments
+from jainam_prop.errors import (
+    ContractExpired,
+    NotWholeLots,
+    OffTickPrice,
+    OverFreezeLimit,
+    SymbolNotFound,
+)
+from jainam_prop.services.lookups import (
+    MAX_SEARCH_LIMIT,
+    Instrument,
+    get_instrument,
+    search_instruments,
+)
 from jainam_prop.services.orders.fields import PRICETYPES_WITH_PRICE, PRICETYPES_WITH_TRIGGER
-from jainam_prop.vocabulary import FNO_EXCHANGES, is_dead
+from jainam_prop.vocabulary import FNO_EXCHANGES, is_dead, parse_symbol
 
 #: Alternatives offered with a dead-contract refusal.
 ALTERNATIVES = 3
@@ -137,6 +148,24 @@ def live_contracts_near(
     anchor = expiry or today
     live.sort(key=lambda other: (abs((other.expiry - anchor).days), other.expiry, other.symbol))
     return live[:limit]
+
+
+def find_instrument(*, symbol: str, exchange: str, broker: str, today: date) -> Instrument:
+    """The instrument of an order; an unknown symbol's suggestions never offer a dead one."""
+    try:
+        return get_instrument(symbol, exchange, broker=broker)
+    except SymbolNotFound as exc:
+        live = tuple(s for s in exc.suggestions if not _dead_symbol(s, today=today))
+        if live == exc.suggestions:
+            raise
+        raise SymbolNotFound(
+            symbol=exc.symbol, exchange=exc.exchange, broker=exc.broker, suggestions=live
+        ) from None
+
+
+def _dead_symbol(symbol: str, *, today: date) -> bool:
+    parsed = parse_symbol(symbol)
+    return parsed is not None and is_dead(parsed.expiry, today=today)
 
 
 def _freeze_qty(instrument: Instrument) -> int | None:

@@ -19,7 +19,6 @@ from typing import Any, Literal
 from django.conf import settings
 
 from jainam_prop.errors import OrderInvalid, OrderOutcomeUnknown, XTSError
-from jainam_prop.services.lookups import get_instrument
 from jainam_prop.services.orders.fields import parse_order, parse_split_size
 from jainam_prop.services.orders.place import (
     ReadyOrder,
@@ -27,7 +26,13 @@ from jainam_prop.services.orders.place import (
     new_unique_id,
     send_order,
 )
-from jainam_prop.services.orders.pretrade import check_live, check_lot_size, check_order
+from jainam_prop.services.orders.pretrade import (
+    check_live,
+    check_lot_size,
+    check_order,
+    find_instrument,
+    lot_multiple,
+)
 from jainam_prop.services.rate_limit import check_order_rate
 from jainam_prop.vocabulary import today_ist
 from jainam_prop.xts.interactive import InteractiveClient, interactive_client_from_settings
@@ -91,20 +96,25 @@ def split_order_api(
     """
     parsed = parse_order(order)
     split_size = min(parse_split_size(order), parsed.quantity)
+    today = today or today_ist()
+    instrument = find_instrument(
+        symbol=parsed.symbol,
+        exchange=parsed.exchange,
+        broker=broker or settings.JAINAM_BROKER,
+        today=today,
+    )
     quantities = slice_quantities(total=parsed.quantity, split_size=split_size)
     if len(quantities) > MAX_SLICES:
-        smallest = -(-parsed.quantity // MAX_SLICES)
+        lot = lot_multiple(instrument=instrument)
+        needed = -(-parsed.quantity // MAX_SLICES)  # ceil: the smallest size for 100 slices
+        smallest = -(-needed // lot) * lot  # in whole lots
         raise OrderInvalid(
             field="splitsize",
             rule=f"{parsed.quantity} in slices of {split_size} makes {len(quantities)} orders; "
             f"at most {MAX_SLICES} are placed per request (use a splitsize of at least "
-            f"{smallest}, in whole lots)",
+            f"{smallest})",
             reason="too_many_slices",
         )
-    today = today or today_ist()
-    instrument = get_instrument(
-        parsed.symbol, parsed.exchange, broker=broker or settings.JAINAM_BROKER
-    )
     check_live(instrument=instrument, today=today)
     check_lot_size(instrument=instrument, quantity=parsed.quantity, field="quantity")
     # Every slice is split_size but the last, the remainder: smaller, and whole lots too.
