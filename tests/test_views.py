@@ -774,3 +774,29 @@ def test_too_many_slices_names_the_smallest_split_size_in_whole_lots(
     response = post(client, SPLIT, split(api_key, quantity=str(65 * 101), splitsize="65"))
     assert response.status_code == 400
     assert "at least 130" in response.json()["message"]  # 66 rounded up to whole lots of 65
+
+
+@pytest.mark.parametrize(
+    ("statuses", "message"),
+    [
+        (["success", "error", "not_sent", "not_sent"],
+         "Slice 2 of 4 could not be sent; slice 1 is live (1755 of 6500); slices 3-4 were not "
+         "sent"),
+        (["success", "success", "unknown", "not_sent"],
+         "Slice 3 of 4 got no answer in time (it may be live); slices 1, 2 are live (3510 of "
+         "6500); slice 4 was not sent"),
+        (["success", "success", "success", "error"],
+         "Slice 4 of 4 could not be sent; slices 1, 2, 3 are live (5265 of 6500)"),
+    ],
+)  # fmt: skip
+def test_a_split_failure_says_which_slices_are_live(statuses, message):
+    from jainam_prop.services.orders import Slice, SplitResult
+    from jainam_prop.views.orders import _split_failure
+
+    quantities = [1755, 1755, 1755, 1235]
+    result = SplitResult(split_size=1755, total_quantity=6500)
+    result.slices = [
+        Slice(order_num=n, quantity=q, unique_id=f"jp{n}", status=status)
+        for n, (q, status) in enumerate(zip(quantities, statuses, strict=True), start=1)
+    ]
+    assert _split_failure(result, result.failed) == message

@@ -73,12 +73,20 @@ def _split_failure(result: SplitResult, failed: Slice) -> str:
         if isinstance(failed.error, XTSRejected)
         else "could not be sent"
     )
+    numbers = ", ".join(str(p.order_num) for p in live)
     live_text = (
-        f"slices {', '.join(str(p.order_num) for p in live)} are live "
+        f"{'slice' if len(live) == 1 else 'slices'} {numbers} "
+        f"{'is' if len(live) == 1 else 'are'} live "
         f"({sum(p.quantity for p in live)} of {result.total_quantity})"
         if live
         else "no slice is live"
     )
     not_sent = [p.order_num for p in result.slices if p.status == "not_sent"]
-    rest = f"; slices {not_sent[0]}-{not_sent[-1]} were not sent" if not_sent else ""
+    span = f"{not_sent[0]}-{not_sent[-1]}" if len(not_sent) > 1 else "".join(map(str, not_sent))
+    rest = (
+        f"; {'slices' if len(not_sent) > 1 else 'slice'} {span} "
+        f"{'were' if len(not_sent) > 1 else 'was'} not sent"
+        if not_sent
+        else ""
+    )
     return f"Slice {failed.order_num} of {len(result.slices)} {what}; {live_text}{rest}"
