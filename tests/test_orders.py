@@ -612,19 +612,21 @@ def test_a_rejection_mid_way_says_which_slices_are_live(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(("fault", "options"), [("slow", {"delay": 2.0}), ("drop", {})])
 def test_a_lost_answer_mid_way_is_unknown_never_failed_and_never_resent(
-    synced_nsefo, broker_settings, xts_orders_server, settings
+    synced_nsefo, broker_settings, xts_orders_server, settings, fault, options
 ):
     settings.JAINAM_HTTP_READ_TIMEOUT = 0.3
-    client = FaultAfterFirstOrder(xts_orders_server, "slow", delay=2.0)
+    client = FaultAfterFirstOrder(xts_orders_server, fault, **options)
     try:
         result = split_order_api(nifty_split(), client=client)
     finally:
         client.close()
 
     assert [s.status for s in result.slices] == ["success", "unknown", "not_sent", "not_sent"]
-    assert isinstance(result.slices[1].error, OrderOutcomeUnknown)
-    assert result.slices[1].error.unique_id == result.slices[1].unique_id
+    if fault == "slow":
+        assert isinstance(result.slices[1].error, OrderOutcomeUnknown)
+        assert result.slices[1].error.unique_id == result.slices[1].unique_id
     assert len(order_posts(xts_orders_server)) == 2
 
 

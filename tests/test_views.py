@@ -783,7 +783,7 @@ def test_too_many_slices_names_the_smallest_split_size_in_whole_lots(
          "Slice 2 of 4 could not be sent; slice 1 is live (1755 of 6500); slices 3-4 were not "
          "sent"),
         (["success", "success", "unknown", "not_sent"],
-         "Slice 3 of 4 got no answer in time (it may be live); slices 1, 2 are live (3510 of "
+         "Slice 3 of 4 got no readable answer (it may be live); slices 1, 2 are live (3510 of "
          "6500); slice 4 was not sent"),
         (["success", "success", "success", "error"],
          "Slice 4 of 4 could not be sent; slices 1, 2, 3 are live (5265 of 6500)"),

@@ -191,7 +191,8 @@ def broker_message(exc: XTSError) -> str:
         return f"Broker rejected the order: {exc.description}"
     return (
         f"Broker unavailable ({type(exc).__name__}): the broker could not be reached or did "
-        "not answer properly; the server log has the details"
+        "not answer properly, so the order may or may not have reached the exchange: check "
+        "the order book before sending it again (the server log has the details)"
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
-from jainam_prop.errors import OrderOutcomeUnknown, XTSRejected
+from jainam_prop.errors import XTSRejected, XTSTimeout
 from jainam_prop.models import ApiKey
 from jainam_prop.services import place_order_api, split_order_api
 from jainam_prop.services.orders import Slice, SplitResult
@@ -56,7 +56,11 @@ def _slice_json(piece: Slice) -> dict[str, Any]:
     if piece.orderid is not None:
         item["orderid"] = piece.orderid
     if piece.status == "unknown":
-        item["message"] = unknown_message()
+        item["message"] = (
+            unknown_message()
+            if isinstance(piece.error, XTSTimeout)
+            else scrub(broker_message(piece.error))
+        )
     elif piece.status == "error" and piece.error is not None:
         item["message"] = scrub(broker_message(piece.error))
     elif piece.status == "not_sent":
@@ -67,8 +71,8 @@ def _slice_json(piece: Slice) -> dict[str, Any]:
 def _split_failure(result: SplitResult, failed: Slice) -> str:
     live = result.live
     what = (
-        "got no answer in time (it may be live)"
-        if isinstance(failed.error, OrderOutcomeUnknown) or failed.status == "unknown"
+        "got no readable answer (it may be live)"
+        if failed.status == "unknown"
         else "was rejected by the broker"
         if isinstance(failed.error, XTSRejected)
         else "could not be sent"

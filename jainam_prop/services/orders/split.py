@@ -5,7 +5,8 @@ remainder. Before the first slice is sent the whole request is checked: at most
 ``MAX_SLICES`` slices, every slice whole lots and under the freeze limit, the contract live,
 prices on the tick grid. Then the slices go out in order, each with its own
 ``orderUniqueIdentifier``. The first slice that fails stops the run: the answer lists every
-slice with its own outcome (placed, rejected, unknown, or not sent), so a rejection mid-way
+slice with its own outcome (placed, rejected, unknown, or not sent; a slice without a
+readable answer is unknown, never failed), so a rejection mid-way
 says exactly which slices are live. The request counts once against the key's order budget.
 """
 
@@ -18,7 +19,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 
-from jainam_prop.errors import OrderInvalid, OrderOutcomeUnknown, XTSError
+from jainam_prop.errors import OrderInvalid, XTSError, XTSRejected
 from jainam_prop.services.orders.fields import parse_order, parse_split_size
 from jainam_prop.services.orders.place import (
     ReadyOrder,
@@ -145,10 +146,10 @@ def split_order_api(
                 unique_id=piece.unique_id,
             )
             piece.status = "success"
-        except OrderOutcomeUnknown as exc:
-            piece.status, piece.error = "unknown", exc
-            break
-        except XTSError as exc:
+        except XTSRejected as exc:  # the broker answered no (or refused the session)
             piece.status, piece.error = "error", exc
+            break
+        except XTSError as exc:  # no answer, a dropped or unreadable one: it may be live
+            piece.status, piece.error = "unknown", exc
             break
     return result
