@@ -85,68 +85,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from jainam_prop.vocabulary import (  # noqa: F401 - re-exported for existing importers
+    BSE_INDEX_SYMBOLS,
+    EXCHANGE_BY_SEGMENT,
+    EXCHANGES,
+    FNO_EXCHANGES,
+    INDEX_EXCHANGE_BY_SEGMENT,
+    INDEX_SEGMENTS,
+    INSTRUMENT_COLUMNS,
+    MASTER_SEGMENTS,
+    MONTHS,
+    NSE_INDEX_SYMBOLS,
+    SEGMENT_BY_EXCHANGE,
+    SEGMENT_CODES,
+    index_symbol,
+)
+
 logger = logging.getLogger(__name__)
 
-MASTER_SEGMENTS: tuple[str, ...] = ("NSECM", "BSECM", "NSEFO", "BSEFO", "NSECD", "MCXFO")
-INDEX_SEGMENTS: tuple[str, ...] = ("NSECM", "BSECM")
-SEGMENT_CODES: dict[str, int] = {
-    "NSECM": 1,
-    "NSEFO": 2,
-    "NSECD": 3,
-    "BSECM": 11,
-    "BSEFO": 12,
-    "MCXFO": 51,
-}
-EXCHANGE_BY_SEGMENT: dict[str, str] = {
-    "NSECM": "NSE",
-    "BSECM": "BSE",
-    "NSEFO": "NFO",
-    "BSEFO": "BFO",
-    "NSECD": "CDS",
-    "MCXFO": "MCX",
-}
-INDEX_EXCHANGE_BY_SEGMENT: dict[str, str] = {"NSECM": "NSE_INDEX", "BSECM": "BSE_INDEX"}
-EXCHANGES: tuple[str, ...] = (
-    *EXCHANGE_BY_SEGMENT.values(),
-    *INDEX_EXCHANGE_BY_SEGMENT.values(),
-)
-SEGMENT_BY_EXCHANGE: dict[str, str] = {
-    **{exchange: segment for segment, exchange in EXCHANGE_BY_SEGMENT.items()},
-    **{exchange: segment for segment, exchange in INDEX_EXCHANGE_BY_SEGMENT.items()},
-}
-FNO_EXCHANGES: frozenset[str] = frozenset({"NFO", "BFO", "CDS", "MCX"})
-
-# The SymbolToken fields a master line fills (every concrete field but ``id`` and ``broker``),
-# in model order: the one list of instrument columns, used by the sync and the lookups too.
-INSTRUMENT_COLUMNS: tuple[str, ...] = (
-    "symbol",
-    "exchange",
-    "token",
-    "brsymbol",
-    "brexchange",
-    "name",
-    "expiry",
-    "strike",
-    "lot_size",
-    "tick_size",
-    "instrument_type",
-)
 # A parsed row: the instrument columns plus the source it came from (NSEFO, NSECM_INDEX, ...).
 ROW_COLUMNS = [*INSTRUMENT_COLUMNS, "source"]
 # ``detail`` (a short human explanation, e.g. "token 'abc' is not a positive integer") comes
 # after the four agreed columns.
 SKIPPED_COLUMNS = ["source", "line_no", "reason", "line", "detail"]
-
-NSE_INDEX_SYMBOLS: dict[str, str] = {
-    "NIFTY 50": "NIFTY",
-    "NIFTY BANK": "BANKNIFTY",
-    "NIFTY FIN SERVICE": "FINNIFTY",
-    "NIFTY MID SELECT": "MIDCPNIFTY",
-    "NIFTY NEXT 50": "NIFTYNXT50",
-    "INDIA VIX": "INDIAVIX",
-}
-BSE_INDEX_SYMBOLS: dict[str, str] = {"SENSEX": "SENSEX", "BANKEX": "BANKEX", "SNSX50": "SENSEX50"}
-_INDEX_SYMBOLS_BY_SEGMENT = {"NSECM": NSE_INDEX_SYMBOLS, "BSECM": BSE_INDEX_SYMBOLS}
 
 INDEX_LOT_SIZE = 1
 INDEX_TICK_SIZE = 0.05
@@ -223,6 +184,12 @@ _ROW_DTYPES: dict[str, str] = {
     "lot_size": "int64",
     "tick_size": "float64",
     "instrument_type": "object",
+    "freeze_qty": "Int64",
+    "price_band_low": "float64",
+    "price_band_high": "float64",
+    "multiplier": "int64",
+    "isin": "object",
+    "underlying_token": "Int64",
     "source": "object",
 }
 _SKIPPED_DTYPES: dict[str, str] = {
@@ -240,10 +207,16 @@ def _typed_rows(frame: pd.DataFrame, line_no: np.ndarray) -> pd.DataFrame:
     return rows
 
 
+def _column(values: object, dtype: str) -> object:
+    if dtype == "Int64":
+        return pd.array(np.asarray(values, dtype=object), dtype="Int64")
+    return np.asarray(values, dtype=dtype)
+
+
 def _rows_frame(columns: Mapping[str, object], line_no: np.ndarray) -> pd.DataFrame:
     """The ``rows`` frame over ready column arrays, without copying them (a block each)."""
     rows = pd.DataFrame(
-        {name: np.asarray(columns[name], dtype=_ROW_DTYPES[name]) for name in ROW_COLUMNS},
+        {name: _column(columns[name], _ROW_DTYPES[name]) for name in ROW_COLUMNS},
         copy=False,
     )
     rows.index = pd.Index(np.asarray(line_no, dtype="int64"), name="line_no")
@@ -341,8 +314,7 @@ _TYPES_BY_SEGMENT: dict[str, frozenset[str]] = {
     segment: frozenset({"8"}) if segment in _CASH_SEGMENTS else frozenset({"1", "2", "4", "16"})
     for segment in MASTER_SEGMENTS
 }
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_MONTH_BY_NUMBER = {f"{number:02d}": month for number, month in enumerate(_MONTHS, start=1)}
+_MONTH_BY_NUMBER = {f"{number:02d}": month for number, month in enumerate(MONTHS, start=1)}
 _BAD_CHARS = "[\x00\ud800-\udfff]"
 _BAD_CHARS_DETAIL = "NUL or lone surrogate character (the database cannot store it)"
 _EXPIRY_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?"
@@ -636,6 +608,12 @@ def _build_rows(
         "lot_size": lots["lot_size"].to_numpy(dtype="int64"),
         "tick_size": ticks["tick_size"].to_numpy(dtype="float64"),
         "instrument_type": instrument_type,
+        "freeze_qty": None,
+        "price_band_low": np.nan,
+        "price_band_high": np.nan,
+        "multiplier": 1,
+        "isin": None,
+        "underlying_token": None,
         "source": segment,
     }
     return columns, candidate & ~bad & ~tradable_only
@@ -1084,16 +1062,7 @@ def parse_master(text: str, *, segment: str) -> ParsedMaster:
 
 
 def _index_symbols(names: pd.Series, *, segment: str) -> pd.Series:
-    key = names.str.strip().str.upper().str.replace(r"\s+", " ", regex=True)
-    cleaned = key.str.replace(r"[\s\-]+", "", regex=True)
-    return key.map(_INDEX_SYMBOLS_BY_SEGMENT[segment]).fillna(cleaned)
-
-
-def index_symbol(name: str, *, segment: str) -> str:
-    """The OpenAlgo symbol of an XTS index name: ``index_symbol("NIFTY 50", segment="NSECM")``
-    is ``"NIFTY"``."""
-    _check_segment(segment, INDEX_SEGMENTS, "index")
-    return str(_index_symbols(pd.Series([name], dtype=object), segment=segment).iloc[0])
+    return names.map(lambda name: index_symbol(name, segment=segment))
 
 
 def parse_index_list(entries: Iterable[str], *, segment: str) -> ParsedMaster:
@@ -1147,6 +1116,12 @@ def parse_index_list(entries: Iterable[str], *, segment: str) -> ParsedMaster:
             "lot_size": INDEX_LOT_SIZE,
             "tick_size": INDEX_TICK_SIZE,
             "instrument_type": "INDEX",
+            "freeze_qty": pd.Series(pd.NA, index=raw.index, dtype="Int64"),
+            "price_band_low": np.nan,
+            "price_band_high": np.nan,
+            "multiplier": 1,
+            "isin": None,
+            "underlying_token": pd.Series(pd.NA, index=raw.index, dtype="Int64"),
             "source": source,
         }
     )

@@ -30,6 +30,34 @@ class SymbolToken(models.Model):
     lot_size = models.IntegerField()
     tick_size = models.DecimalField(max_digits=14, decimal_places=6)
     instrument_type = models.CharField(max_length=8, help_text="EQ, FUT, CE, PE, INDEX")
+    freeze_qty = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="XTS FreezeQty: an order of this quantity or more is over the exchange's "
+        "per-order limit (empty: no limit)",
+    )
+    price_band_low = models.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="XTS PriceBand.Low at download time",
+    )
+    price_band_high = models.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="XTS PriceBand.High at download time",
+    )
+    multiplier = models.IntegerField(default=1, help_text="XTS Multiplier (NSECD: 1000, ...)")
+    # null, not "": the instrument-record fields all say "absent" the same way.
+    isin = models.CharField(  # noqa: DJ001
+        max_length=12, null=True, blank=True, help_text="ISIN (cash rows)"
+    )
+    underlying_token = models.BigIntegerField(
+        null=True, blank=True, help_text="XTS UnderlyingInstrumentId (F&O; empty for indices)"
+    )
 
     class Meta:
         verbose_name = "instrument"

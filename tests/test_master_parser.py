@@ -53,8 +53,16 @@ ROW_DTYPES = {
     "lot_size": np.dtype("int64"),
     "tick_size": np.dtype("float64"),
     "instrument_type": np.dtype(object),
+    "freeze_qty": pd.Int64Dtype(),
+    "price_band_low": np.dtype("float64"),
+    "price_band_high": np.dtype("float64"),
+    "multiplier": np.dtype("int64"),
+    "isin": np.dtype(object),
+    "underlying_token": pd.Int64Dtype(),
     "source": np.dtype(object),
 }
+# The instrument-record columns, asserted apart from the symbol columns (see ``record_fields``).
+RECORD_COLUMNS = INSTRUMENT_COLUMNS[11:]
 
 # ---- synthetic wire lines (the samples have no such rows; layouts as in XTS-AND-SYMBOLS) ----
 # Weekly NIFTY option: the NSEFO sample only holds monthly expiries (last Tuesday).
@@ -100,10 +108,11 @@ def index_entries(segment: str) -> list[str]:
 
 
 def record(parsed: ParsedMaster, *, exchange: str, symbol: str) -> dict:
-    """The one row of (exchange, symbol) as plain values (None for NaT / NaN)."""
+    """The one row of (exchange, symbol) as plain values (None for NaT / NaN), without the
+    instrument-record columns."""
     found = parsed.rows[(parsed.rows["exchange"] == exchange) & (parsed.rows["symbol"] == symbol)]
     assert len(found) == 1, f"{exchange}:{symbol} found {len(found)} times"
-    values = found.iloc[0].to_dict()
+    values = {k: v for k, v in found.iloc[0].to_dict().items() if k not in RECORD_COLUMNS}
     values["expiry"] = None if pd.isna(values["expiry"]) else values["expiry"].date().isoformat()
     values["strike"] = None if math.isnan(values["strike"]) else values["strike"]
     values["line_no"] = int(found.index[0])
@@ -326,7 +335,7 @@ def test_bse_index_snsx50_is_sensex50():
     tokens = parsed.rows.set_index("symbol")["token"]
     assert tokens["SENSEX"] == 26065
     assert tokens["BANKEX"] == 26118
-    assert tokens["BSEHC"] == 26072
+    assert tokens["BSEHEALTHCARE"] == 26072  # the OpenAlgo long name of BSE HC
 
 
 @pytest.mark.parametrize(
@@ -344,7 +353,7 @@ def test_bse_index_snsx50_is_sensex50():
         ("SNSX50", "BSECM", "SENSEX50"),
         ("SENSEX", "BSECM", "SENSEX"),
         ("BANKEX", "BSECM", "BANKEX"),
-        ("BSE HC", "BSECM", "BSEHC"),
+        ("BSE HC", "BSECM", "BSEHEALTHCARE"),
         ("NIFTY 50", "BSECM", "NIFTY50"),
     ],
 )

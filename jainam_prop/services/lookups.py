@@ -103,7 +103,7 @@ _UNAVAILABLE = object()  # what _cache_call returns when the cache was skipped o
 _KEY_VERSION = "lk1"  # bump when the cached value layout changes
 
 # Columns read from SymbolToken, in the order of Instrument's fields (broker comes last).
-_FIELDS = INSTRUMENT_COLUMNS
+_FIELDS = INSTRUMENT_COLUMNS[:11]  # temporary: the lookups rewrite reads every column
 # A cached answer ("record"): the fields above as primitives, expiry as a date ordinal and
 # decimals as canonical strings, e.g. ("NIFTY28NOV2424000CE", "NFO", 35012, ..., 739218,
 # "24000", 25, "0.05", "CE"). A cached not-found answer is (None, suggestions or None).

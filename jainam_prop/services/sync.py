@@ -557,9 +557,30 @@ def _model_batches(df: pd.DataFrame, *, broker: str, size: int) -> Iterator[list
             "lot_size": chunk["lot_size"].tolist(),
             "tick_size": [Decimal(repr(v)) for v in chunk["tick_size"].tolist()],
             "instrument_type": chunk["instrument_type"].tolist(),
+            **_record_fields(chunk),
         }
         columns = [values[name] for name in field_names]
         yield [SymbolToken(*row) for row in zip(*columns, strict=True)]
+
+
+def _record_fields(chunk: pd.DataFrame) -> dict[str, list[Any]]:
+    """The instrument-record columns (vocabulary.INSTRUMENT_COLUMNS after the first 11) as
+    model values: missing values (NA, NaN, None) become None, price bands Decimals."""
+
+    def plain(values: pd.Series) -> list[Any]:
+        return [None if pd.isna(v) else v for v in values.astype(object).tolist()]
+
+    def decimals(values: pd.Series) -> list[Any]:
+        return [None if v != v else Decimal(repr(v)) for v in values.tolist()]
+
+    return {
+        "freeze_qty": plain(chunk["freeze_qty"]),
+        "price_band_low": decimals(chunk["price_band_low"]),
+        "price_band_high": decimals(chunk["price_band_high"]),
+        "multiplier": chunk["multiplier"].tolist(),
+        "isin": plain(chunk["isin"]),
+        "underlying_token": plain(chunk["underlying_token"]),
+    }
 
 
 # --- run records -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import logging
 from django.conf import settings
 
 from jainam_prop.errors import MissingSetting, XTSAuthError, XTSBadResponse
-from jainam_prop.master_parser import INDEX_SEGMENTS, SEGMENT_CODES
+from jainam_prop.vocabulary import INDEX_SEGMENTS, SEGMENT_CODES
 from jainam_prop.xts.http import HttpPolicy, XTSHttp
 
 logger = logging.getLogger(__name__)
