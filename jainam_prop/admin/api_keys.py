@@ -17,11 +17,10 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.views.decorators.http import require_POST
 
 from jainam_prop.admin.common import MAX_SEARCH_LENGTH, BoundedSearchMixin
 from jainam_prop.models import ApiKey
@@ -121,8 +120,9 @@ class ApiKeyAdmin(BoundedSearchMixin, admin.ModelAdmin):
         return _revoke(self, request, key_id)
 
 
-@require_POST
 def _revoke(model_admin: ApiKeyAdmin, request: HttpRequest, key_id: int) -> HttpResponse:
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     api_key = get_object_or_404(ApiKey, pk=key_id)
     if not model_admin.has_change_permission(request, api_key):
         raise PermissionDenied("Revoking API keys needs the permission jainam_prop.change_apikey.")

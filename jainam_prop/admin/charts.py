@@ -64,11 +64,11 @@ def horizontal_bars(
                 continue
             parts.append(
                 format_html(
-                    '<rect x="{:.1f}" y="{}" width="{:.1f}" height="{}" class="{}">'
+                    '<rect x="{}" y="{}" width="{}" height="{}" class="{}">'
                     "<title>{} {}: {}</title></rect>",
-                    x,
+                    f"{x:.1f}",
                     y,
-                    max(w, 1.0),
+                    f"{max(w, 1.0):.1f}",
                     row_height,
                     segment.css,
                     bar.label,
@@ -79,8 +79,8 @@ def horizontal_bars(
             x += w
         parts.append(
             format_html(
-                '<text x="{:.1f}" y="{}" class="jp-axis">{}</text>',
-                x + 4,
+                '<text x="{}" y="{}" class="jp-axis">{}</text>',
+                f"{x + 4:.1f}",
                 y + row_height * 0.7,
                 bar.text,
             )
@@ -123,12 +123,12 @@ def column_bars(
             y -= h
             parts.append(
                 format_html(
-                    '<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" class="{}">'
+                    '<rect x="{}" y="{}" width="{}" height="{}" class="{}">'
                     "<title>{} {}: {}{}</title></rect>",
-                    x,
-                    y,
-                    column,
-                    h,
+                    f"{x:.1f}",
+                    f"{y:.1f}",
+                    f"{column:.1f}",
+                    f"{h:.1f}",
                     segment.css,
                     bar.label,
                     segment.series,

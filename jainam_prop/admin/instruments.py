@@ -36,10 +36,9 @@ from django.utils.html import format_html
 from jainam_prop.admin.common import MAX_SEARCH_LENGTH, ReadOnlyAdmin, bounded_term, plain_number
 from jainam_prop.admin.paginator import CheapCountPaginator
 from jainam_prop.errors import SymbolNotFound
-from jainam_prop.master_parser import EXCHANGES, FNO_EXCHANGES
 from jainam_prop.models import SymbolToken
 from jainam_prop.services import get_token_from_symbol
-from jainam_prop.services.dashboard import today_ist
+from jainam_prop.vocabulary import EXCHANGES, FNO_EXCHANGES, INSTRUMENT_TYPES, is_dead, today_ist
 
 __all__ = [
     "MAX_SEARCH_LENGTH",
@@ -52,8 +51,8 @@ __all__ = [
 
 # Largest ExchangeInstrumentID a BigIntegerField holds.
 MAX_TOKEN = 2**63 - 1
-# The instrument types the sync stores, and the exchanges each can live on (the probes for
-# filter choices read only those exchanges' ranges of the unique index).
+# The exchanges each instrument type can live on: the probes for filter choices read only
+# those exchanges' ranges of the unique index.
 TYPE_EXCHANGES: dict[str, tuple[str, ...]] = {
     "EQ": ("NSE", "BSE"),
     "FUT": tuple(sorted(FNO_EXCHANGES)),
@@ -61,7 +60,6 @@ TYPE_EXCHANGES: dict[str, tuple[str, ...]] = {
     "PE": tuple(sorted(FNO_EXCHANGES)),
     "INDEX": ("NSE_INDEX", "BSE_INDEX"),
 }
-INSTRUMENT_TYPES = tuple(TYPE_EXCHANGES)
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 
 
@@ -312,7 +310,9 @@ class SymbolTokenAdmin(ReadOnlyAdmin):
         "live_lookup",
         ("brsymbol", "name"),
         ("instrument_type", "expiry_shown", "strike_shown"),
-        ("lot_size", "tick_size_shown"),
+        ("lot_size", "tick_size_shown", "multiplier"),
+        ("freeze_qty_shown", "price_band_shown"),
+        ("isin_shown", "underlying_token_shown"),
         "broker",
     )
     readonly_fields = (
@@ -328,6 +328,11 @@ class SymbolTokenAdmin(ReadOnlyAdmin):
         "strike_shown",
         "lot_size",
         "tick_size_shown",
+        "multiplier",
+        "freeze_qty_shown",
+        "price_band_shown",
+        "isin_shown",
+        "underlying_token_shown",
         "broker",
     )
 
@@ -355,7 +360,7 @@ class SymbolTokenAdmin(ReadOnlyAdmin):
 
     @admin.display(description="symbol", ordering="symbol")
     def symbol_shown(self, obj: SymbolToken) -> str:
-        if obj.expiry is not None and obj.expiry < today_ist():
+        if is_dead(obj.expiry, today=today_ist()):
             return format_html('{} <span class="jp-badge jp-dead">dead</span>', obj.symbol)
         return obj.symbol
 
@@ -367,7 +372,7 @@ class SymbolTokenAdmin(ReadOnlyAdmin):
     def expiry_shown(self, obj: SymbolToken) -> str:
         if obj.expiry is None:
             return "-"
-        if obj.expiry < today_ist():
+        if is_dead(obj.expiry, today=today_ist()):
             return format_html(
                 '{} <span class="jp-badge jp-dead">dead: expired, removed by the next sync</span>',
                 obj.expiry.isoformat(),
@@ -381,6 +386,25 @@ class SymbolTokenAdmin(ReadOnlyAdmin):
     @admin.display(description="tick size")
     def tick_size_shown(self, obj: SymbolToken) -> str:
         return plain_number(obj.tick_size)
+
+    @admin.display(description="freeze quantity")
+    def freeze_qty_shown(self, obj: SymbolToken) -> str:
+        """Largest quantity of one order; none means the exchange sets no limit."""
+        return "no limit" if obj.freeze_qty is None else f"{obj.freeze_qty:,}"
+
+    @admin.display(description="price band")
+    def price_band_shown(self, obj: SymbolToken) -> str:
+        if obj.price_band_low is None and obj.price_band_high is None:
+            return "-"
+        return f"{plain_number(obj.price_band_low)} to {plain_number(obj.price_band_high)}"
+
+    @admin.display(description="ISIN")
+    def isin_shown(self, obj: SymbolToken) -> str:
+        return obj.isin or "-"
+
+    @admin.display(description="underlying token")
+    def underlying_token_shown(self, obj: SymbolToken) -> str:
+        return "-" if obj.underlying_token is None else str(obj.underlying_token)
 
     @admin.display(description="Live lookup (get_token_from_symbol)")
     def live_lookup(self, obj: SymbolToken) -> str:

@@ -12,18 +12,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Q
-from django.utils import timezone
 
 from jainam_prop.models import SymbolToken, SyncRun
 from jainam_prop.services.health import HealthReport, check_health
+from jainam_prop.vocabulary import today_ist
 
 RECENT_RUNS = 30
 PROBLEM_STATUSES = (SyncRun.Status.FAILED, SyncRun.Status.REFUSED, SyncRun.Status.ABANDONED)
-
-
-def today_ist() -> date:
-    """Today in the exchange's time zone (settings.TIME_ZONE, Asia/Kolkata)."""
-    return timezone.localdate()
 
 
 @dataclass(frozen=True)
