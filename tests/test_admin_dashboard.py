@@ -10,14 +10,17 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from jainam_prop.admin.charts import Bar, Segment, horizontal_bars
 from jainam_prop.admin.instruments import TYPE_EXCHANGES
-from jainam_prop.models import ApiKey, SymbolToken, SyncRun
+from jainam_prop.models import ApiKey, LookupGeneration, SymbolToken, SyncRun
+from jainam_prop.services import publish_generation
 from jainam_prop.services.api_keys import authenticate_api_key
-from jainam_prop.services.dashboard import dashboard_summary
+from jainam_prop.services.dashboard import dashboard_summary, recent_runs
 from jainam_prop.vocabulary import INSTRUMENT_TYPES, today_ist
 from tests.test_admin import QUERY_BUDGET, _option, _run, _staff, make_master
 
@@ -89,13 +92,17 @@ def test_dashboard_counts_match_the_database(client, viewer, master, django_asse
     assert f"Instruments: {total:,}" in page
 
 
-def test_dashboard_query_count_is_fixed(client, viewer, master, django_assert_num_queries):
-    """Session, user, two permission reads, counts, runs, last problem, health: 8."""
+def test_dashboard_query_count_is_fixed(client, viewer, master, django_assert_max_num_queries):
+    """Session, user, two permission reads, runs, generation, counts, health: at most 8,
+    whatever the number of runs and instruments."""
     for i in range(40):
         _run(status=SyncRun.Status.SUCCESS, started_at=timezone.now() - timedelta(days=i + 1))
+    _run(status=SyncRun.Status.FAILED, started_at=timezone.now() - timedelta(days=60))
     client.force_login(viewer)
-    with django_assert_num_queries(8):
-        assert client.get(reverse(INDEX)).status_code == 200
+    with django_assert_max_num_queries(QUERY_BUDGET):
+        response = client.get(reverse(INDEX))
+    assert response.status_code == 200
+    assert response.context["summary"].last_problem.status == SyncRun.Status.FAILED
 
 
 def test_dashboard_draws_svg_charts_and_loads_nothing_from_outside(client, superuser, master):
@@ -158,10 +165,38 @@ def test_empty_dashboard_says_what_to_do(client, superuser):
 
 def test_dashboard_summary_is_one_selector(master, django_assert_num_queries):
     _dead_and_this_week()
-    with django_assert_num_queries(4):  # counts, runs, last problem, health's last success
+    # Runs (with the last problem), the generation, the counts, health's last success.
+    with django_assert_num_queries(4):
         summary = dashboard_summary(broker="jainam_prop")
     assert summary.instruments == SymbolToken.objects.filter(broker="jainam_prop").count()
     assert summary.dead == 2
+    # The counts are cached under the generation: the next call does not count again.
+    with CaptureQueriesContext(connection) as captured:
+        assert dashboard_summary(broker="jainam_prop").exchanges == summary.exchanges
+    assert not [q for q in captured.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+def test_recent_runs_include_an_older_problem_in_the_same_query(db, django_assert_num_queries):
+    old = _run(status=SyncRun.Status.FAILED, started_at=timezone.now() - timedelta(days=90))
+    for i in range(35):
+        _run(started_at=timezone.now() - timedelta(days=i + 1))
+    with django_assert_num_queries(1):
+        runs, problem = recent_runs(broker="jainam_prop")
+    assert len(runs) == 30
+    assert problem == old
+    assert all(run.status == SyncRun.Status.SUCCESS for run in runs)
+
+
+def test_dashboard_counts_follow_a_sync(client, superuser, master):
+    """A sync bumps the generation: the cached counts are never shown after it."""
+    client.force_login(superuser)
+    first = client.get(reverse(INDEX)).context["summary"].instruments
+    SymbolToken.objects.filter(exchange="BFO").delete()
+    row, _ = LookupGeneration.objects.get_or_create(broker="jainam_prop")
+    LookupGeneration.objects.filter(pk=row.pk).update(generation=row.generation + 1)
+    publish_generation(broker="jainam_prop", generation=row.generation + 1)
+    second = client.get(reverse(INDEX)).context["summary"].instruments
+    assert second == first - 10
 
 
 def test_dashboard_needs_staff(client, django_user_model):

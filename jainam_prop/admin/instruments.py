@@ -67,47 +67,52 @@ _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 
 
 def stored_choices(request: HttpRequest) -> dict[str, list[str]]:
-    """The brokers, exchanges and instrument types that hold rows, in ONE query.
+    """The brokers, exchanges and instrument types that hold rows, in two small queries.
 
     Brokers: a loose index scan of the unique (broker, exchange, symbol) index (one probe per
     broker; ``SELECT DISTINCT`` would read every row). Exchanges and types are closed sets:
-    one ``EXISTS`` probe each, on an index range (broker and exchange are its leading
-    columns), so a value with no rows is left out of the filter. Memoised on the request:
-    the filters of one page share it.
+    one ``EXISTS`` probe each, on a range of an index led by (broker, exchange), so a value
+    with no rows is left out of the filter. Memoised on the request: the filters of one page
+    share it.
     """
     memo = getattr(request, "_jainam_stored_choices", None)
     if memo is not None:
         return memo
     connection = connections[SymbolToken.objects.db]
     table = connection.ops.quote_name(SymbolToken._meta.db_table)
-    exchanges = sorted(EXCHANGES)
-    in_brokers = "t.broker IN (SELECT broker FROM brokers WHERE broker IS NOT NULL)"
-    parts = ["SELECT 'broker', broker FROM brokers WHERE broker IS NOT NULL"]
-    params: list[str] = []
-    for exchange in exchanges:
-        parts.append(
-            f"SELECT 'exchange', %s WHERE EXISTS (SELECT 1 FROM {table} t "  # noqa: S608
-            f"WHERE {in_brokers} AND t.exchange = %s)"
-        )
-        params += [exchange, exchange]
-    for kind, kind_exchanges in TYPE_EXCHANGES.items():
-        marks = ", ".join(["%s"] * len(kind_exchanges))
-        parts.append(
-            f"SELECT 'type', %s WHERE EXISTS (SELECT 1 FROM {table} t "  # noqa: S608
-            f"WHERE {in_brokers} AND t.exchange IN ({marks}) AND t.instrument_type = %s)"
-        )
-        params += [kind, *kind_exchanges, kind]
     # The table name is the model's own, quoted; every value is a parameter.
-    sql = (
+    brokers_sql = (
         f"WITH RECURSIVE brokers(broker) AS (SELECT MIN(broker) FROM {table} "  # noqa: S608
-        f"UNION ALL SELECT (SELECT MIN(broker) FROM {table} b WHERE b.broker > brokers.broker) "
-        "FROM brokers WHERE brokers.broker IS NOT NULL) " + " UNION ALL ".join(parts)
+        f"UNION ALL SELECT (SELECT MIN(broker) FROM {table} t WHERE t.broker > brokers.broker) "
+        "FROM brokers WHERE brokers.broker IS NOT NULL) "
+        "SELECT broker FROM brokers WHERE broker IS NOT NULL"
     )
     found: dict[str, list[str]] = {"broker": [], "exchange": [], "type": []}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for kind, value in cursor.fetchall():
-            found[kind].append(value)
+        cursor.execute(brokers_sql)
+        found["broker"] = [row[0] for row in cursor.fetchall()]
+        if found["broker"]:
+            # Literal brokers (not a subquery): PostgreSQL then probes the index ranges.
+            in_brokers = f"t.broker IN ({', '.join(['%s'] * len(found['broker']))})"
+            parts: list[str] = []
+            params: list[str] = []
+            for exchange in sorted(EXCHANGES):
+                parts.append(
+                    f"SELECT 'exchange', %s WHERE EXISTS (SELECT 1 FROM {table} t "  # noqa: S608
+                    f"WHERE {in_brokers} AND t.exchange = %s)"
+                )
+                params += [exchange, *found["broker"], exchange]
+            for kind, kind_exchanges in TYPE_EXCHANGES.items():
+                marks = ", ".join(["%s"] * len(kind_exchanges))
+                parts.append(
+                    f"SELECT 'type', %s WHERE EXISTS (SELECT 1 FROM {table} t "  # noqa: S608
+                    f"WHERE {in_brokers} AND t.exchange IN ({marks}) "
+                    "AND t.instrument_type = %s)"
+                )
+                params += [kind, *found["broker"], *kind_exchanges, kind]
+            cursor.execute(" UNION ALL ".join(parts), params)
+            for kind, value in cursor.fetchall():
+                found[kind].append(value)
     found["exchange"].sort()
     found["type"].sort(key=INSTRUMENT_TYPES.index)
     request._jainam_stored_choices = found
