@@ -170,6 +170,10 @@ JAINAM_HTTP_RETRIES = env.int("JAINAM_HTTP_RETRIES", default=3)
 JAINAM_HTTP_BACKOFF = env.float("JAINAM_HTTP_BACKOFF", default=0.5)
 # Sync safety: refuse a master that would shrink the stored instruments below this fraction.
 JAINAM_SYNC_MIN_RATIO = env.float("JAINAM_SYNC_MIN_RATIO", default=0.5)
+# Sync safety: refuse a master in which more than this share of an exchange's live instruments
+# (and more than the allowance) vanish; expired contracts may vanish (docs/sync.md).
+JAINAM_SYNC_MAX_VANISHED_SHARE = env.float("JAINAM_SYNC_MAX_VANISHED_SHARE", default=0.02)
+JAINAM_SYNC_VANISHED_ALLOWANCE = env.int("JAINAM_SYNC_VANISHED_ALLOWANCE", default=10)
 # Malformed lines tolerated in a master before the sync is failed as a corrupt download.
 JAINAM_SYNC_MAX_MALFORMED = env.int("JAINAM_SYNC_MAX_MALFORMED", default=0)
 # /healthz answers 503 when the last successful sync is older than this (a daily sync + slack).

@@ -68,7 +68,30 @@ class SyncError(Exception):
 
 
 class SyncRefused(SyncError):
-    """The safety guard refused a master that would shrink the stored instruments too much."""
+    """A sync guard refused a master: live instruments of ``exchange`` would vanish.
+
+    ``vanished`` counts them, ``examples`` names a few symbols, ``reason`` is ``"vanished"``
+    (too many live instruments would vanish) or ``"shrink"`` (the exchange would keep too few
+    rows). ``others`` holds the refusals of further exchanges, if any. The message names no
+    remedy: each face words its own (a command flag, an admin button).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        exchange: str,
+        vanished: int,
+        examples: list[str] | tuple[str, ...] = (),
+        reason: str = "vanished",
+        others: tuple[SyncRefused, ...] = (),
+    ) -> None:
+        self.exchange = exchange
+        self.vanished = vanished
+        self.examples = list(examples)
+        self.reason = reason
+        self.others = tuple(others)
+        super().__init__(message)
 
 
 class SyncInProgress(SyncError):

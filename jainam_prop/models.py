@@ -115,6 +115,14 @@ class SyncRun(models.Model):
     deleted = models.IntegerField(default=0)
     skipped = models.IntegerField(default=0)
     error = models.TextField(blank=True, default="")
+    forced = models.BooleanField(
+        default=False, help_text="Started with force: the guards' refusals were overridden"
+    )
+    changes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Per exchange: added, removed and changed instruments",
+    )
     host = models.CharField(max_length=255, blank=True, default="")
     pid = models.IntegerField(null=True, blank=True)
 

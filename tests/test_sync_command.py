@@ -13,6 +13,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from jainam_prop.models import SymbolToken, SyncRun
+from jainam_prop.vocabulary import today_ist
+from tests.test_sync import live_master
 
 pytestmark = pytest.mark.django_db
 
@@ -99,6 +101,58 @@ def test_dry_run_reports_without_writing(market):
     assert not SymbolToken.objects.exists()
 
 
+@pytest.fixture
+def live_files(tmp_path, data_dir, settings) -> tuple[Path, Path]:
+    """(the live NSEFO master, the same cut at 60%) as files."""
+    settings.JAINAM_MARKET_URL = ""
+    lines = live_master((data_dir / "NSEFO.txt").read_text(), today=today_ist()).splitlines()
+    whole, cut = tmp_path / "NSEFO.txt", tmp_path / "NSEFO-cut.txt"
+    whole.write_text("\n".join(lines))
+    cut.write_text("\n".join(lines[:96]))
+    return whole, cut
+
+
+def test_summary_lists_changes_per_exchange(live_files):
+    whole, _ = live_files
+    first = run("--file", str(whole))
+    again = run("--file", str(whole))
+
+    assert "exchange        added  removed  changed  examples" in first
+    assert "NFO               160        0        0  added " in first
+    assert "NFO                 0        0        0  -" in again
+    assert "stored 160 instruments (added 0, removed 0, changed 0)" in again
+
+
+def test_dry_run_of_a_cut_master_says_it_would_be_refused(live_files):
+    whole, cut = live_files
+    run("--file", str(whole))
+    out = StringIO()
+
+    with pytest.raises(CommandError, match=r"would be refused: .*NFO: 64 of its 160") as caught:
+        call_command("sync_master_contract", "--file", str(cut), "--dry-run", stdout=out)
+
+    assert caught.value.returncode == 3
+    assert "--force" in str(caught.value)
+    assert "NFO                 0       64        0  removed " in out.getvalue()
+    assert "sync dry_run: would be refused" in out.getvalue()
+    assert SymbolToken.objects.count() == 160
+
+
+def test_a_refused_sync_names_the_force_flag(live_files):
+    whole, cut = live_files
+    run("--file", str(whole))
+
+    with pytest.raises(CommandError, match=r"refused: .*NFO: 64 of its 160.*--force") as caught:
+        run("--file", str(cut))
+    assert caught.value.returncode == 3
+    assert SymbolToken.objects.count() == 160
+
+    output = run("--file", str(cut), "--force")
+    assert "forced past a guard: " in output
+    assert SymbolToken.objects.count() == 96
+    assert SyncRun.objects.latest().forced is True
+
+
 def test_missing_url_names_the_variable(settings):
     settings.JAINAM_MARKET_URL = ""
     with pytest.raises(CommandError, match="JAINAM_MARKET_URL is not set"):
@@ -117,6 +171,42 @@ def test_malformed_lines_can_be_allowed_explicitly(market):
 
     assert "malformed_line=" in output
     assert SymbolToken.objects.filter(exchange="NFO").count() == 160
+
+
+def test_cli_exit_statuses(live_files, tmp_path):
+    """0 done, 1 failed, 2 bad arguments, 3 refused (a dry run too): as cron sees them."""
+    whole, cut = live_files
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        "JAINAM_MARKET_URL": "",
+    }
+    env.pop("REDIS_URL", None)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", "sync_master_contract", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert cli("--file", str(whole)).returncode == 0
+    dry = cli("--file", str(cut), "--dry-run")
+    assert dry.returncode == 3
+    assert "would be refused" in dry.stderr
+    assert "--force" in dry.stderr
+    refused = cli("--file", str(cut))
+    assert refused.returncode == 3
+    assert "NFO: 64 of its 160 live instruments would vanish" in refused.stderr
+    assert cli("--file", str(tmp_path / "absent.txt")).returncode == 1
+    assert cli("--segments", "NSEFX").returncode == 2
+    assert cli("--file", str(cut), "--dry-run", "--force").returncode == 0
+    assert cli("--file", str(cut), "--force").returncode == 0
 
 
 def test_cli_exits_non_zero_with_message_on_stderr(xts_server, tmp_path):

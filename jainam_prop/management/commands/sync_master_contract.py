@@ -8,10 +8,19 @@ import sys
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
-from jainam_prop.errors import MissingSetting, SyncError, XTSError
-from jainam_prop.master_parser import MASTER_SEGMENTS
+from jainam_prop.errors import MissingSetting, SyncError, SyncRefused, XTSError
 from jainam_prop.models import DEFAULT_BROKER
 from jainam_prop.services.sync import SyncReport, sync_master_contract
+from jainam_prop.vocabulary import MASTER_SEGMENTS
+
+# Exit statuses (docs/sync.md): 0 done (a dry run that would pass included), 1 failed
+# (download, database, bad input, another sync running; nothing changed), 2 bad arguments,
+# 3 refused by a guard (or a dry run that would be refused; nothing changed).
+EXIT_FAILED, EXIT_REFUSED = 1, 3
+FORCE_REMEDY = (
+    "If this master really is what the broker serves (e.g. a segment was emptied), run again "
+    "with --force."
+)
 
 
 def _segment_list(value: str) -> list[str]:
@@ -49,12 +58,16 @@ class Command(BaseCommand):
             "of downloading. Repeatable, one file per segment; replaces only those segments.",
         )
         parser.add_argument(
-            "--dry-run", action="store_true", help="Download and parse, report, write nothing."
+            "--dry-run",
+            action="store_true",
+            help="Download, parse, compare and run every guard; list what would be added, "
+            "removed and changed; write nothing. Exit 3 if the sync would be refused.",
         )
         parser.add_argument(
             "--force",
             action="store_true",
-            help="Replace even if a segment would shrink below JAINAM_SYNC_MIN_RATIO of its rows.",
+            help="Replace even if a guard refuses (live instruments vanishing, or an exchange "
+            "shrinking below JAINAM_SYNC_MIN_RATIO of its rows).",
         )
         parser.add_argument(
             "--max-malformed",
@@ -80,6 +93,10 @@ class Command(BaseCommand):
                 max_malformed=options["max_malformed"],
                 progress=progress,
             )
+        except SyncRefused as exc:
+            raise CommandError(
+                f"sync_master_contract refused: {exc} {FORCE_REMEDY}", returncode=EXIT_REFUSED
+            ) from exc
         except (MissingSetting, XTSError, SyncError, ValueError) as exc:
             raise CommandError(f"sync_master_contract failed: {exc}") from exc
         except DatabaseError as exc:
@@ -91,6 +108,12 @@ class Command(BaseCommand):
         finally:
             close()
         self._render(report)
+        if report.refusal is not None:
+            raise CommandError(
+                f"sync_master_contract --dry-run: the sync would be refused: {report.refusal} "
+                f"{FORCE_REMEDY}",
+                returncode=EXIT_REFUSED,
+            )
 
     def _progress(self, *, verbosity: int):
         """A progress bar on a terminal; plain step lines at verbosity >= 2; else silence."""
@@ -116,7 +139,24 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{source:<12} {c['lines']:>8} {c['stored']:>8} {c['skipped']:>8}  {reasons or '-'}"
             )
+        if report.changes:
+            self.stdout.write(
+                f"{'exchange':<12} {'added':>8} {'removed':>8} {'changed':>8}  examples"
+            )
+            for exchange, c in report.changes.items():
+                examples = "; ".join(
+                    f"{kind} {', '.join(symbols[:3])}"
+                    for kind, symbols in report.examples.get(exchange, {}).items()
+                    if symbols
+                )
+                self.stdout.write(
+                    f"{exchange:<12} {c['added']:>8} {c['removed']:>8} {c['changed']:>8}  "
+                    f"{examples or '-'}"
+                )
+        if report.overridden is not None:
+            self.stdout.write(self.style.WARNING(f"forced past a guard: {report.overridden}"))
         for run_id in report.abandoned_runs:
             self.stdout.write(self.style.WARNING(f"previous run {run_id} was abandoned (killed)"))
         phases = ", ".join(f"{k} {v:.2f}s" for k, v in report.phases.items())
-        self.stdout.write(self.style.SUCCESS(f"{report.summary()} ({phases}); run {report.run_id}"))
+        style = self.style.SUCCESS if report.refusal is None else self.style.ERROR
+        self.stdout.write(style(f"{report.summary()} ({phases}); run {report.run_id}"))
