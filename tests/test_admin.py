@@ -718,8 +718,11 @@ def test_sync_from_the_admin_stores_the_master_and_says_so(client, operator, xts
     settings.JAINAM_MARKET_URL = xts_server.market_url
     client.force_login(operator)
     response = client.post(reverse(START_SYNC), follow=True)
-    assert response.redirect_chain == [(reverse(SYNC_CHANGELIST), 302)]
     run = SyncRun.objects.get()
+    # To the run's own page, with the outcome as a message.
+    assert response.redirect_chain == [
+        (reverse("admin:jainam_prop_syncrun_change", args=[run.pk]), 302)
+    ]
     assert run.status == SyncRun.Status.SUCCESS
     stored = SymbolToken.objects.count()
     assert stored > 500
@@ -732,17 +735,6 @@ def test_sync_from_the_admin_stores_the_master_and_says_so(client, operator, xts
     nsefo = run.counts["NSEFO"]
     assert f"NSEFO: {nsefo['lines']} / {nsefo['stored']} / {nsefo['skipped']}" in page
     assert len(xts_server.requests_to("/instruments/master")) == 6
-
-
-def test_dry_run_from_the_admin_stores_nothing(client, operator, xts_server, settings):
-    settings.JAINAM_MARKET_URL = xts_server.market_url
-    client.force_login(operator)
-    response = client.post(reverse(START_SYNC), {"dry_run": "1"}, follow=True)
-    [(level, text)] = _messages(response)
-    assert level == "success"
-    assert "would store" in text
-    assert SyncRun.objects.get().status == SyncRun.Status.DRY_RUN
-    assert not SymbolToken.objects.exists()
 
 
 def test_failed_sync_shows_the_broker_error(client, operator, xts_server, settings):
@@ -759,3 +751,90 @@ def test_failed_sync_shows_the_broker_error(client, operator, xts_server, settin
     assert "XTSRejected" in run.error
     # Nothing was replaced.
     assert list(SymbolToken.objects.values_list("symbol", flat=True)) == ["SBIN"]
+
+
+# --- Dry run, refusal and force from the admin -------------------------------------------------
+
+
+def _nfo_rows_the_broker_dropped() -> None:
+    """Live NFO contracts stored but missing from the test server's master: a sync would make
+    them vanish, which the guard refuses."""
+    rows = [
+        _option("GONE", "NFO", AUG, strike, kind, 80_000 + i * 2 + (kind == "PE"))
+        for i, strike in enumerate(range(1000, 1000 + 150 * 10, 10))
+        for kind in ("CE", "PE")
+    ]
+    SymbolToken.objects.bulk_create(rows)
+
+
+def test_dry_run_shows_the_verdict_and_writes_nothing(client, operator, xts_server, settings):
+    settings.JAINAM_MARKET_URL = xts_server.market_url
+    client.force_login(operator)
+    response = client.post(reverse(START_SYNC), {"dry_run": "1"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'data-verdict="ok"' in page
+    assert '<tr data-exchange="NFO">' in page
+    assert SyncRun.objects.get().status == SyncRun.Status.DRY_RUN
+    assert not SymbolToken.objects.exists()
+
+
+def test_refused_sync_is_red_and_offers_the_dry_run_never_a_flag(
+    client, operator, xts_server, settings
+):
+    settings.JAINAM_MARKET_URL = xts_server.market_url
+    _nfo_rows_the_broker_dropped()
+    client.force_login(operator)
+    response = client.post(reverse(START_SYNC), follow=True)
+    [(level, text)] = _messages(response)
+    assert level == "error"
+    assert "Check first (dry run)" in text
+    assert "--force" not in text
+    run = SyncRun.objects.get()
+    assert run.status == SyncRun.Status.REFUSED
+    assert SymbolToken.objects.filter(name="GONE").count() == 300
+    page = client.get(reverse("admin:jainam_prop_syncrun_change", args=[run.pk])).content.decode()
+    assert '<span class="jp-badge jp-bad" data-status="refused">' in page
+    assert 'id="jp-full-error"' in page
+    assert "Force this sync" in page  # the remedy, worded as the button
+    assert 'id="dry-run"' in page
+    assert "--force" not in page
+
+
+def test_force_needs_the_confirmation_that_shows_what_vanishes(
+    client, operator, xts_server, settings
+):
+    settings.JAINAM_MARKET_URL = xts_server.market_url
+    _nfo_rows_the_broker_dropped()
+    client.force_login(operator)
+    # The dry run: red verdict, the vanishing instruments, the force form.
+    page = client.post(reverse(START_SYNC), {"dry_run": "1"}).content.decode()
+    assert 'data-verdict="refused"' in page
+    assert '<li data-exchange="NFO"><strong>NFO</strong>: 300 instruments, e.g. GONE' in page
+    assert 'id="force-sync"' in page
+    assert "remove 300 instruments (NFO 300)" in page
+    assert SymbolToken.objects.filter(name="GONE").count() == 300
+    # Force without ticking the box: the verdict again, nothing written.
+    response = client.post(reverse(START_SYNC), {"force": "1"})
+    assert response.status_code == 200
+    assert 'id="force-sync"' in response.content.decode()
+    assert SymbolToken.objects.filter(name="GONE").count() == 300
+    # Ticked: the forced sync replaces the instruments and is flagged.
+    response = client.post(reverse(START_SYNC), {"force": "1", "confirm": "1"}, follow=True)
+    [(level, text)] = _messages(response)
+    assert level == "success"
+    assert text.startswith("Forced sync")
+    assert not SymbolToken.objects.filter(name="GONE").exists()
+    run = SyncRun.objects.filter(status=SyncRun.Status.SUCCESS).get()
+    assert run.forced
+    page = client.get(reverse(SYNC_CHANGELIST)).content.decode()
+    assert 'jp-forced" title="The safety guard was overridden by hand' in page
+    removed = sum(c["removed"] for c in run.changes.values())
+    assert removed >= 300
+    assert f'/ <span class="jp-removed">{removed:,}</span> /' in page
+
+
+def test_force_is_forbidden_without_run_sync(client, viewer, db):
+    client.force_login(viewer)
+    response = client.post(reverse(START_SYNC), {"force": "1", "confirm": "1"})
+    assert response.status_code == 403

@@ -33,7 +33,7 @@ REMEDIES = {
         "nothing was changed. If the broker served a partial master, wait and press "
         "\u201cStart a sync now\u201d again. If the removal is real (an expiry day, a segment "
         "dropped on purpose), press \u201cCheck first (dry run)\u201d on Sync runs to see what "
-        "would vanish, then \u201cForce this sync\u201d."
+        "would vanish, then \u201cForce this sync\u201d on that page."
     ),
     Status.FAILED: (
         "Nothing was changed: trading continues on the previous instruments. Fix what the "
@@ -54,7 +54,7 @@ def status_badge(run: SyncRun) -> SafeString:
         run.status,
         run.get_status_display(),
     )
-    if getattr(run, "forced", False):
+    if run.forced:
         badge += format_html(
             ' <span class="jp-badge jp-warn jp-forced" title="{}">forced</span>',
             "The safety guard was overridden by hand: check how many instruments it removed.",
@@ -64,7 +64,7 @@ def status_badge(run: SyncRun) -> SafeString:
 
 def change_totals(run: SyncRun) -> dict[str, int] | None:
     """Added, removed and changed instruments over every exchange; None if not recorded."""
-    changes = getattr(run, "changes", None)
+    changes = run.changes
     if not isinstance(changes, dict) or not changes:
         return None
     totals = {"added": 0, "removed": 0, "changed": 0}

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
@@ -30,7 +31,7 @@ from jainam_prop.admin.run_display import (
 )
 from jainam_prop.errors import MissingSetting, SyncError, SyncRefused, XTSError
 from jainam_prop.models import SyncRun
-from jainam_prop.services import sync_master_contract
+from jainam_prop.services import SyncReport, sync_master_contract
 
 logger = logging.getLogger(__name__)
 
@@ -51,13 +52,13 @@ class SyncRunAdmin(ReadOnlyAdmin):
         "error_summary",
     )
     list_display_links = ("started_at",)
-    list_filter = ("status",)
+    list_filter = ("status", "forced")
     list_per_page = 50
     show_facets = admin.ShowFacets.NEVER
     actions = None
     fields = (
         ("started_at", "finished_at", "duration"),
-        ("status_shown", "broker"),
+        ("status_shown", "forced", "broker"),
         "remedy",
         "error_full",
         "changes_table",
@@ -73,6 +74,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
         "finished_at",
         "duration",
         "status_shown",
+        "forced",
         "broker",
         "remedy",
         "error_full",
@@ -107,7 +109,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="changes per exchange")
     def changes_table(self, obj: SyncRun) -> str:
-        changes = getattr(obj, "changes", None)
+        changes = obj.changes
         if not isinstance(changes, dict) or not changes:
             return "-"
         return format_html(
@@ -193,32 +195,97 @@ class SyncRunAdmin(ReadOnlyAdmin):
         }
         return super().changelist_view(request, extra_context=extra_context)
 
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None
+    ) -> Any:
+        context = {
+            **(extra_context or {}),
+            "can_run_sync": request.user.has_perm(RUN_SYNC_PERMISSION),
+            "start_sync_url": reverse("admin:jainam_prop_syncrun_start_sync"),
+        }
+        return super().change_view(request, object_id, form_url, context)
+
     def start_sync_view(self, request: HttpRequest) -> HttpResponse:
         return _start_sync(request)
 
 
 @require_POST
 def _start_sync(request: HttpRequest) -> HttpResponse:
-    """Run the sync in this request (an operator tool) and report it as an admin message."""
+    """The sync button, in three forms (all need ``run_sync``; each runs in this request):
+
+    - ``dry_run=1``: the service's dry run; renders its verdict (what would be added,
+      removed, changed, and whether a guard would refuse), writes nothing;
+    - ``force=1`` with ``confirm=1`` (the box ticked on the verdict page): a sync that
+      overrides the guards; without the tick, the verdict page again;
+    - neither: a plain sync, reported as a message on the sync-run list.
+    """
     if not request.user.has_perm(RUN_SYNC_PERMISSION):
         raise PermissionDenied("Starting a sync needs the permission jainam_prop.run_sync.")
     dry_run = request.POST.get("dry_run") == "1"
-    logger.info("Sync started from the admin by %s (dry run: %s)", request.user, dry_run)
+    force = request.POST.get("force") == "1"
+    if force and request.POST.get("confirm") != "1":
+        messages.error(request, "Tick the box to confirm what the forced sync removes.")
+        dry_run, force = True, False
+    logger.info(
+        "Sync started from the admin by %s (dry run: %s, force: %s)", request.user, dry_run, force
+    )
     try:
-        report = sync_master_contract(broker=settings.JAINAM_BROKER, dry_run=dry_run)
+        report = sync_master_contract(broker=settings.JAINAM_BROKER, dry_run=dry_run, force=force)
     except SyncRefused as exc:
         logger.warning("Sync started from the admin was refused: %s", exc)
         messages.error(
             request,
-            f"Sync refused by the safety guard, nothing changed: {admin_error_text(str(exc))} "
-            f"{REMEDIES[SyncRun.Status.REFUSED]}",
+            f"Sync refused by the safety guard, nothing changed: {refusal_text(exc)} "
+            "Press \u201cCheck first (dry run)\u201d to see everything that would vanish; "
+            "if the removal is real, force the sync from there.",
         )
     except (SyncError, XTSError, MissingSetting, ValidationError, ValueError) as exc:
         logger.warning("Sync started from the admin failed: %s", exc)
         messages.error(request, f"Sync failed ({type(exc).__name__}): {admin_error_text(str(exc))}")
     else:
-        messages.success(request, f"Sync {report.run_id}: {report.summary()}")
+        if dry_run:
+            return _verdict(request, report)
+        text = f"Sync {report.run_id}: {report.summary()}"
+        if report.forced:
+            text = f"Forced sync {report.run_id} (safety guard overridden): {report.summary()}"
+        messages.success(request, text)
+        if report.run_id is not None:
+            return HttpResponseRedirect(
+                reverse("admin:jainam_prop_syncrun_change", args=[report.run_id])
+            )
     return HttpResponseRedirect(reverse("admin:jainam_prop_syncrun_changelist"))
+
+
+def refusal_text(refusal: SyncRefused) -> str:
+    """The refusal of every exchange, in the service's words (they name no remedy)."""
+    return " ".join(str(r) for r in (refusal, *refusal.others))
+
+
+def _verdict(request: HttpRequest, report: SyncReport) -> HttpResponse:
+    """The dry run's verdict, with the force form when a guard would refuse."""
+    refusals = [] if report.refusal is None else [report.refusal, *report.refusal.others]
+    rows = [
+        {
+            "exchange": exchange,
+            "added": c.get("added", 0),
+            "removed": c.get("removed", 0),
+            "changed": c.get("changed", 0),
+            "examples": report.examples.get(exchange, {}),
+        }
+        for exchange, c in sorted(report.changes.items())
+    ]
+    context = {
+        **admin.site.each_context(request),
+        "title": "Dry run: what a sync would do",
+        "opts": SyncRun._meta,
+        "report": report,
+        "rows": rows,
+        "totals": report.totals(),
+        "refusals": refusals,
+        "vanishing": sum(r.vanished for r in refusals),
+        "start_sync_url": reverse("admin:jainam_prop_syncrun_start_sync"),
+    }
+    return TemplateResponse(request, "admin/jainam_prop/syncrun/verdict.html", context)
 
 
 def _skipped_by_reason(counts: Iterable[Any]) -> dict[str, int]:
