@@ -12,7 +12,8 @@ the indexes are the product's own. The table is filled once and reused (``--relo
 new sync). Each page is rendered server-side through Django's test ``Client`` as a staff user
 holding only view permissions (the most queries: the permission lookups), first with an empty
 cache ("cold": the filter choices are computed) and then ``--repeat`` times ("warm").
-Target (issue 4): every page under 150 ms server-side with at most 8 SQL queries. The EXPLAIN
+Target: every page under 150 ms server-side (the dashboard under 100 ms) with at most 8 SQL
+queries. The EXPLAIN
 (ANALYZE) plans of the search queries are printed after the table.
 """
 
@@ -35,6 +36,8 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "bench-admin-only")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/admin_bench")
 
 TARGET_MS = 150.0
+# The dashboard (the admin's index page) has its own, tighter target.
+DASHBOARD_TARGET_MS = 100.0
 QUERY_BUDGET = 8
 MIN_INSTRUMENTS = 150_000
 
@@ -92,12 +95,35 @@ def load_instruments(*, reload: bool) -> None:
         raise SystemExit(f"bench: only {stored:,} instruments after the sync; need 150,000")
 
 
+def history(*, runs: int = 40) -> None:
+    """At least ``runs`` sync runs, so that the dashboard draws a full 30-run chart."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jainam_prop.models import SyncRun
+
+    missing = runs - SyncRun.objects.count()
+    now = timezone.now()
+    SyncRun.objects.bulk_create(
+        SyncRun(
+            started_at=now - timedelta(days=i + 1),
+            finished_at=now - timedelta(days=i + 1) + timedelta(seconds=15 + i % 7),
+            status=SyncRun.Status.REFUSED if i % 9 == 4 else SyncRun.Status.SUCCESS,
+            source="bench",
+            stored=160_000,
+            error="Refusing to replace the instruments (bench)" if i % 9 == 4 else "",
+        )
+        for i in range(max(missing, 0))
+    )
+
+
 def users():
     from django.contrib.auth.models import Permission, User
 
     viewer, _ = User.objects.get_or_create(username="bench_viewer", defaults={"is_staff": True})
     viewer.user_permissions.set(
-        Permission.objects.filter(codename__in=["view_symboltoken", "view_syncrun"])
+        Permission.objects.filter(codename__in=["view_symboltoken", "view_syncrun", "view_apikey"])
     )
     root, _ = User.objects.get_or_create(
         username="bench_root", defaults={"is_staff": True, "is_superuser": True}
@@ -120,7 +146,10 @@ def scenarios() -> list[tuple[str, str, dict]]:
         raise SystemExit("bench: no NIFTY option stored")
     prefix = option.symbol[: len("NIFTY") + 7]  # NIFTY + DDMMMYY: one expiry
     return [
+        ("dashboard (admin index)", reverse("admin:index"), {}),
         ("list page", changelist, {}),
+        ("dead contracts", changelist, {"contract": "dead"}),
+        ("all contracts, dead included", changelist, {"contract": "all"}),
         (f"prefix search {prefix}", changelist, {"q": prefix}),
         ("prefix search NIFTY", changelist, {"q": "NIFTY"}),
         ("brsymbol search (lower case)", changelist, {"q": option.brsymbol[:9].lower()}),
@@ -140,6 +169,7 @@ def scenarios() -> list[tuple[str, str, dict]]:
             {},
         ),
         ("sync runs", reverse("admin:jainam_prop_syncrun_changelist"), {}),
+        ("API keys", reverse("admin:jainam_prop_apikey_changelist"), {}),
     ]
 
 
@@ -202,12 +232,14 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
     from django.test.utils import setup_test_environment
+    from django.urls import reverse
 
     from jainam_prop.models import SymbolToken
 
     setup_test_environment()  # lets the test Client in (ALLOWED_HOSTS), keeps templates' context
     call_command("migrate", verbosity=0)
     load_instruments(reload=args.reload)
+    history()
     viewer, _ = users()
     client = Client()
     client.force_login(viewer)
@@ -228,7 +260,8 @@ def main() -> None:
     terms = []
     for name, url, params in scenarios():
         result = measure(client, url, params, repeat=args.repeat)
-        ok = result["p90_ms"] < TARGET_MS and result["cold_queries"] <= QUERY_BUDGET
+        target = DASHBOARD_TARGET_MS if url == reverse("admin:index") else TARGET_MS
+        ok = result["p90_ms"] < target and result["cold_queries"] <= QUERY_BUDGET
         failures += not ok
         if "q" in params:
             terms.append(params["q"])
@@ -237,7 +270,10 @@ def main() -> None:
             f"{result['p90_ms']:>8.1f} {result['max_ms']:>8.1f} {result['cold_queries']:>6} "
             f"{result['warm_queries']:>6} {result['rows']:>9}  {'yes' if ok else 'NO'}"
         )
-    print(f"\ntarget: p90 < {TARGET_MS:.0f} ms and <= {QUERY_BUDGET} queries per page")
+    print(
+        f"\ntarget: p90 < {TARGET_MS:.0f} ms (dashboard < {DASHBOARD_TARGET_MS:.0f} ms) and "
+        f"<= {QUERY_BUDGET} queries per page"
+    )
     for term in terms[:3]:
         print(f"\nEXPLAIN ANALYZE of the page query for search {term!r}:")
         print(explain(term))

@@ -74,8 +74,15 @@ def _equity(symbol: str, exchange: str, token: int, *, brsymbol: str = "", name:
     )
 
 
-AUG = date(2026, 8, 25)
-SEP = date(2026, 9, 29)
+def _next_tuesday(day: date) -> date:
+    return day + timedelta(days=(1 - day.weekday()) % 7)
+
+
+# Two live monthly expiries, relative to today in Asia/Kolkata (never in the past).
+AUG = _next_tuesday(timezone.localdate() + timedelta(days=20))
+SEP = AUG + timedelta(days=35)
+AUG_CODE = _openalgo_date(AUG)  # e.g. 29DEC26
+NEAR = AUG_CODE[:5]  # e.g. 29DEC: a symbol prefix narrowing NIFTY to that expiry
 
 
 def make_master() -> list[SymbolToken]:
@@ -153,9 +160,15 @@ def _symbols(response) -> list[str]:
 def get_page(client, django_assert_max_num_queries):
     """GET an admin page within the query budget; return the 200 response."""
 
-    def get(url_name: str = CHANGELIST, params: dict | None = None, *, budget: int = QUERY_BUDGET):
+    def get(
+        url_name: str = CHANGELIST,
+        params: dict | None = None,
+        *,
+        budget: int = QUERY_BUDGET,
+        args: list | None = None,
+    ):
         with django_assert_max_num_queries(budget):
-            response = client.get(reverse(url_name), params or {})
+            response = client.get(reverse(url_name, args=args), params or {})
         assert response.status_code == 200, response.content[:500]
         return response
 
@@ -255,17 +268,18 @@ def test_list_page_within_query_budget(client, who, request, master, get_page):
     client.force_login(request.getfixturevalue(who))
     response = get_page(CHANGELIST)
     page = response.content.decode()
-    for column in ("Symbol", "Exchange", "Token", "Brsymbol", "Name", "Expiry", "Strike"):
+    for column in ("Symbol", "Exchange", "Token", "Brsymbol", "Expiry", "Strike"):
         assert column in page
     for column in ("Lot size", "Tick size", "Instrument type", "Broker"):
         assert column in page
+    assert "<h1>Instruments</h1>" in page
     cl = response.context["cl"]
     assert cl.result_count == len(master)
     assert len(cl.result_list) == SymbolTokenAdmin.list_per_page
-    # Ordered by the unique (broker, exchange, symbol) index.
+    # Ordered by broker, exchange, underlying, expiry, strike (the future first), type.
     first = list(cl.result_list)[:3]
-    assert [(r.broker, r.exchange) for r in first] == [("jainam_prop", "BFO")] * 3
-    assert [r.symbol for r in first] == sorted(r.symbol for r in first)
+    assert [(r.broker, r.exchange, r.name) for r in first] == [("jainam_prop", "BFO", "SENSEX")] * 3
+    assert [r.strike for r in first] == [80000, 80100, 80200]
 
 
 def test_list_page_never_scans_for_counts_or_filter_choices(client, viewer, master):
@@ -279,23 +293,39 @@ def test_list_page_never_scans_for_counts_or_filter_choices(client, viewer, mast
     assert all("LIMIT" in sql for sql in counts), counts
 
 
-@pytest.mark.parametrize("term", ["NIFTY25AUG", "nifty25aug", "  Nifty25Aug  "])
+@pytest.mark.parametrize(
+    "term", [f"NIFTY{NEAR}", f"nifty{NEAR.lower()}", f"  Nifty{NEAR.capitalize()}  "]
+)
 def test_symbol_prefix_search_narrows_to_that_expiry(client, viewer, master, term, get_page):
     client.force_login(viewer)
     response = get_page(CHANGELIST, {"q": term})
     symbols = _symbols(response)
     assert len(symbols) == 41  # 20 strikes x CE/PE + the future
-    assert all(s.startswith("NIFTY25AUG26") for s in symbols)
-    assert symbols == sorted(symbols)
+    assert all(s.startswith(f"NIFTY{AUG_CODE}") for s in symbols)
+    # The future first, then the strikes upwards, CE before PE at each strike.
+    assert symbols[0] == f"NIFTY{AUG_CODE}FUT"
+    assert symbols[1:5] == [
+        f"NIFTY{AUG_CODE}{k}" for k in ("24000CE", "24000PE", "24050CE", "24050PE")
+    ]
     assert response.context["cl"].result_count == 41
 
 
-def test_search_results_are_ordered_by_exchange_then_symbol(client, viewer, master):
+def test_search_results_are_ordered_by_exchange_underlying_expiry_strike_type(
+    client, viewer, master
+):
+    """Expiries in date order (the symbol's text order would put 29SEP before 30AUG)."""
     client.force_login(viewer)
     rows = client.get(reverse(CHANGELIST), {"q": "nifty"}).context["cl"].result_list
-    keys = [(r.exchange, r.symbol) for r in rows]
+    keys = [
+        (r.exchange, r.name, r.expiry or date.max, r.strike or -1, r.instrument_type) for r in rows
+    ]
     assert keys == sorted(keys)
-    assert keys[0] == ("NFO", "NIFTY25AUG2624000CE")
+    assert [(r.exchange, r.symbol) for r in rows][:2] == [
+        ("NFO", f"NIFTY{AUG_CODE}FUT"),
+        ("NFO", f"NIFTY{AUG_CODE}24000CE"),
+    ]
+    nfo = [r.expiry for r in rows if r.exchange == "NFO"]
+    assert nfo == sorted(nfo)
 
 
 def test_prefix_search_on_underlying_name(client, viewer, master, get_page):
@@ -378,10 +408,21 @@ def test_filter_choices(client, viewer, master):
     client.force_login(viewer)
     page = client.get(reverse(CHANGELIST)).content.decode()
     assert re.findall(r"\?broker=([\w]+)", page) == ["jainam_prop", "other_xts"]
-    for exchange in ("NSE", "BSE", "NFO", "BFO", "CDS", "MCX", "NSE_INDEX", "BSE_INDEX"):
+    for exchange in ("NSE", "BSE", "NFO", "BFO", "NSE_INDEX"):
         assert f'?exchange={exchange}"' in page
+    # Exchanges that hold no rows are not offered.
+    for exchange in ("CDS", "MCX", "BSE_INDEX"):
+        assert f'?exchange={exchange}"' not in page
     for kind in ("EQ", "FUT", "CE", "PE", "INDEX"):
         assert f'?instrument_type={kind}"' in page
+
+
+def test_filter_choices_leave_out_types_without_rows(client, viewer, db):
+    SymbolToken.objects.bulk_create([_equity("SBIN", "NSE", 3045)])
+    client.force_login(viewer)
+    page = client.get(reverse(CHANGELIST)).content.decode()
+    assert re.findall(r"\?instrument_type=(\w+)", page) == ["EQ"]
+    assert re.findall(r"\?exchange=(\w+)", page) == ["NSE"]
 
 
 def test_stored_brokers_walks_every_broker(rf, master):
@@ -419,11 +460,14 @@ def test_expiry_filter_ranges(client, viewer, get_page):
     by_token = {70000 + i: key for i, key in enumerate(days)} | {71000: "none"}
     client.force_login(viewer)
 
-    def keys(range_name: str) -> set[str]:
-        response = get_page(CHANGELIST, {"expiry_range": range_name})
+    def keys(range_name: str, **params: str) -> set[str]:
+        response = get_page(CHANGELIST, {"expiry_range": range_name, **params})
         return {by_token[r.token] for r in response.context["cl"].result_list}
 
-    assert keys("expired") == {"expired"}
+    # Dead (expired) contracts are hidden unless the contract filter asks for them.
+    assert keys("", contract="dead") == {"expired"}
+    assert keys("", contract="all") == set(by_token.values())
+    assert "expired" not in keys("")
     assert keys("week") == {"today", "sunday"}
     assert "today" in keys("month")
     assert keys("later") == {"far"} | ({"sunday"} if week_end.month != today.month else set())
@@ -558,14 +602,14 @@ def test_token_search_is_served_by_an_index(master):
 
 
 def test_detail_page_shows_the_live_lookup_token(client, viewer, master):
-    row = SymbolToken.objects.get(symbol="NIFTY25AUG2624500CE", exchange="NFO")
+    row = SymbolToken.objects.get(symbol=f"NIFTY{AUG_CODE}24500CE", exchange="NFO")
     client.force_login(viewer)
     response = client.get(reverse("admin:jainam_prop_symboltoken_change", args=[row.pk]))
     assert response.status_code == 200
     page = response.content.decode()
     assert "Live lookup (get_token_from_symbol)" in page
     assert f'<span class="live-token">{row.token}</span> (matches this row)' in page
-    assert "NIFTY26AUG24500CE" in page  # brsymbol
+    assert row.brsymbol in page
 
 
 def test_live_lookup_reports_a_symbol_the_service_does_not_know(master):
@@ -609,15 +653,20 @@ def test_sync_history_shows_counts_reasons_duration_and_error(client, viewer, ge
     client.force_login(viewer)
     response = get_page(SYNC_CHANGELIST)
     page = response.content.decode()
+    assert "<h1>Sync runs</h1>" in page
+    assert "12.5 s" in page
+    assert "XTSUnavailable: could not reach 127.0.0.1:1" in page
+    assert '<span class="jp-badge jp-bad" data-status="failed">Failed</span>' in page
+    assert '<span class="jp-badge jp-ok" data-status="success">Success</span>' in page
+    # Per-source counts and reasons on the run's own page.
+    run = SyncRun.objects.get(status=SyncRun.Status.SUCCESS)
+    page = get_page("admin:jainam_prop_syncrun_change", args=[run.pk]).content.decode()
     assert "lines / stored / skipped" in page.lower()
     assert "NSEFO: 160 / 150 / 10" in page
     assert "NSECD: 83 / 0 / 83" in page
     assert "spread: 90" in page
     assert "duplicate_symbol: 3" in page
     assert "12.5 s" in page
-    assert "XTSUnavailable: could not reach 127.0.0.1:1" in page
-    assert "Failed" in page
-    assert "Success" in page
 
 
 def test_sync_button_only_for_holders_of_run_sync(client, viewer, operator, superuser):
@@ -669,8 +718,11 @@ def test_sync_from_the_admin_stores_the_master_and_says_so(client, operator, xts
     settings.JAINAM_MARKET_URL = xts_server.market_url
     client.force_login(operator)
     response = client.post(reverse(START_SYNC), follow=True)
-    assert response.redirect_chain == [(reverse(SYNC_CHANGELIST), 302)]
     run = SyncRun.objects.get()
+    # To the run's own page, with the outcome as a message.
+    assert response.redirect_chain == [
+        (reverse("admin:jainam_prop_syncrun_change", args=[run.pk]), 302)
+    ]
     assert run.status == SyncRun.Status.SUCCESS
     stored = SymbolToken.objects.count()
     assert stored > 500
@@ -678,22 +730,11 @@ def test_sync_from_the_admin_stores_the_master_and_says_so(client, operator, xts
     [(level, text)] = _messages(response)
     assert level == "success"
     assert text.startswith(f"Sync {run.pk}: sync success: stored {stored} instruments")
-    # The history now shows that run with its per-segment counts.
-    page = response.content.decode()
+    # The run's page shows its per-segment counts.
+    page = client.get(reverse("admin:jainam_prop_syncrun_change", args=[run.pk])).content.decode()
     nsefo = run.counts["NSEFO"]
     assert f"NSEFO: {nsefo['lines']} / {nsefo['stored']} / {nsefo['skipped']}" in page
     assert len(xts_server.requests_to("/instruments/master")) == 6
-
-
-def test_dry_run_from_the_admin_stores_nothing(client, operator, xts_server, settings):
-    settings.JAINAM_MARKET_URL = xts_server.market_url
-    client.force_login(operator)
-    response = client.post(reverse(START_SYNC), {"dry_run": "1"}, follow=True)
-    [(level, text)] = _messages(response)
-    assert level == "success"
-    assert "would store" in text
-    assert SyncRun.objects.get().status == SyncRun.Status.DRY_RUN
-    assert not SymbolToken.objects.exists()
 
 
 def test_failed_sync_shows_the_broker_error(client, operator, xts_server, settings):
@@ -710,3 +751,90 @@ def test_failed_sync_shows_the_broker_error(client, operator, xts_server, settin
     assert "XTSRejected" in run.error
     # Nothing was replaced.
     assert list(SymbolToken.objects.values_list("symbol", flat=True)) == ["SBIN"]
+
+
+# --- Dry run, refusal and force from the admin -------------------------------------------------
+
+
+def _nfo_rows_the_broker_dropped() -> None:
+    """Live NFO contracts stored but missing from the test server's master: a sync would make
+    them vanish, which the guard refuses."""
+    rows = [
+        _option("GONE", "NFO", AUG, strike, kind, 80_000 + i * 2 + (kind == "PE"))
+        for i, strike in enumerate(range(1000, 1000 + 150 * 10, 10))
+        for kind in ("CE", "PE")
+    ]
+    SymbolToken.objects.bulk_create(rows)
+
+
+def test_dry_run_shows_the_verdict_and_writes_nothing(client, operator, xts_server, settings):
+    settings.JAINAM_MARKET_URL = xts_server.market_url
+    client.force_login(operator)
+    response = client.post(reverse(START_SYNC), {"dry_run": "1"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'data-verdict="ok"' in page
+    assert '<tr data-exchange="NFO">' in page
+    assert SyncRun.objects.get().status == SyncRun.Status.DRY_RUN
+    assert not SymbolToken.objects.exists()
+
+
+def test_refused_sync_is_red_and_offers_the_dry_run_never_a_flag(
+    client, operator, xts_server, settings
+):
+    settings.JAINAM_MARKET_URL = xts_server.market_url
+    _nfo_rows_the_broker_dropped()
+    client.force_login(operator)
+    response = client.post(reverse(START_SYNC), follow=True)
+    [(level, text)] = _messages(response)
+    assert level == "error"
+    assert "Check first (dry run)" in text
+    assert "--force" not in text
+    run = SyncRun.objects.get()
+    assert run.status == SyncRun.Status.REFUSED
+    assert SymbolToken.objects.filter(name="GONE").count() == 300
+    page = client.get(reverse("admin:jainam_prop_syncrun_change", args=[run.pk])).content.decode()
+    assert '<span class="jp-badge jp-bad" data-status="refused">' in page
+    assert 'id="jp-full-error"' in page
+    assert "Force this sync" in page  # the remedy, worded as the button
+    assert 'id="dry-run"' in page
+    assert "--force" not in page
+
+
+def test_force_needs_the_confirmation_that_shows_what_vanishes(
+    client, operator, xts_server, settings
+):
+    settings.JAINAM_MARKET_URL = xts_server.market_url
+    _nfo_rows_the_broker_dropped()
+    client.force_login(operator)
+    # The dry run: red verdict, the vanishing instruments, the force form.
+    page = client.post(reverse(START_SYNC), {"dry_run": "1"}).content.decode()
+    assert 'data-verdict="refused"' in page
+    assert '<li data-exchange="NFO"><strong>NFO</strong>: 300 instruments, e.g. GONE' in page
+    assert 'id="force-sync"' in page
+    assert "remove 300 instruments (NFO 300)" in page
+    assert SymbolToken.objects.filter(name="GONE").count() == 300
+    # Force without ticking the box: the verdict again, nothing written.
+    response = client.post(reverse(START_SYNC), {"force": "1"})
+    assert response.status_code == 200
+    assert 'id="force-sync"' in response.content.decode()
+    assert SymbolToken.objects.filter(name="GONE").count() == 300
+    # Ticked: the forced sync replaces the instruments and is flagged.
+    response = client.post(reverse(START_SYNC), {"force": "1", "confirm": "1"}, follow=True)
+    [(level, text)] = _messages(response)
+    assert level == "success"
+    assert text.startswith("Forced sync")
+    assert not SymbolToken.objects.filter(name="GONE").exists()
+    run = SyncRun.objects.filter(status=SyncRun.Status.SUCCESS).get()
+    assert run.forced
+    page = client.get(reverse(SYNC_CHANGELIST)).content.decode()
+    assert 'jp-forced" title="The safety guard was overridden by hand' in page
+    removed = sum(c["removed"] for c in run.changes.values())
+    assert removed >= 300
+    assert f'/ <span class="jp-removed">{removed:,}</span> /' in page
+
+
+def test_force_is_forbidden_without_run_sync(client, viewer, db):
+    client.force_login(viewer)
+    response = client.post(reverse(START_SYNC), {"force": "1", "confirm": "1"})
+    assert response.status_code == 403

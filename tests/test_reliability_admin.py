@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from jainam_prop.admin import MAX_SEARCH_LENGTH, SymbolTokenAdmin, instrument_search
-from jainam_prop.admin_apikeys import MAX_SEARCH_LENGTH as OTHER_MAX_SEARCH_LENGTH
+from jainam_prop.admin.api_keys import MAX_SEARCH_LENGTH as OTHER_MAX_SEARCH_LENGTH
 from jainam_prop.models import SymbolToken
 from jainam_prop.services.api_keys import create_api_key
 from tests.test_admin import make_master
