@@ -1316,3 +1316,25 @@ def test_today_only_moves_dead_contracts_to_expired(picks, today):
     still_there = set(parsed.rows["symbol"])
     dead = everything.rows["expiry"] < pd.Timestamp(today)
     assert still_there == set(everything.rows.loc[~dead, "symbol"])
+
+
+def test_a_master_longer_than_one_block_keeps_order_and_the_duplicate_rule():
+    from jainam_prop.master_parser.master import BLOCK_ROWS
+
+    fields = NSE_WEEKLY_OPTION.split("|")
+    lines = []
+    for i in range(BLOCK_ROWS * 2 + 10):
+        fields[1], fields[17] = str(100_000 + i), str(1000 + i)
+        lines.append("|".join(fields))
+    lines.append(lines[3])  # a repeat, two blocks after its first line
+    lines.append(lines[5].replace("|100005|", "|999999|", 1))  # a clash
+    parsed = parse_master("\n".join(lines), segment="NSEFO")
+    assert_accounted(parsed)
+    assert len(parsed.rows) == BLOCK_ROWS * 2 + 10 - 1
+    assert parsed.rows.index.is_monotonic_increasing
+    assert parsed.rows["symbol"].iloc[-1] == f"NIFTY04AUG26{1000 + BLOCK_ROWS * 2 + 9}CE"
+    assert parsed.skipped[["line_no", "reason"]].values.tolist() == [
+        [6, "ambiguous_symbol"],
+        [len(lines) - 1, "duplicate_line"],
+        [len(lines), "ambiguous_symbol"],
+    ]

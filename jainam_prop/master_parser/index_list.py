@@ -18,6 +18,7 @@ from jainam_prop.master_parser.frames import (
     ParsedMaster,
     Row,
     SkipReason,
+    rows_frame,
 )
 from jainam_prop.master_parser.master import _finish, check_segment
 from jainam_prop.vocabulary import INDEX_EXCHANGE_BY_SEGMENT, INDEX_SEGMENTS, index_symbol
@@ -69,12 +70,8 @@ def parse_index_list(entries: Iterable[object], *, segment: str) -> ParsedMaster
             row_line_no.append(number)
         except Skip as skip:
             skipped.append((number, skip.reason.value, text[:SKIPPED_LINE_MAX_CHARS], skip.detail))
-    return _finish(
-        source=source,
-        exchange=INDEX_EXCHANGE_BY_SEGMENT[segment],
-        brexchange=segment,
-        lines=texts,
-        rows=rows,
-        row_line_no=row_line_no,
-        skipped=skipped,
+    exchange = INDEX_EXCHANGE_BY_SEGMENT[segment]
+    frame = rows_frame(
+        rows, line_no=row_line_no, exchange=exchange, brexchange=segment, source=source
     )
+    return _finish(source=source, exchange=exchange, lines=texts, blocks=[frame], skipped=skipped)

@@ -13,6 +13,7 @@ import logging
 from datetime import date
 
 import numpy as np
+import pandas as pd
 
 from jainam_prop.master_parser import fields as f
 from jainam_prop.master_parser.duplicates import duplicate_verdicts
@@ -38,6 +39,8 @@ from jainam_prop.vocabulary import EXCHANGE_BY_SEGMENT, MASTER_SEGMENTS
 logger = logging.getLogger("jainam_prop.master_parser")
 
 _EPOCH = date(1970, 1, 1).toordinal()
+#: Rows turned into frame columns at a time (the tuples of one block are then freed).
+BLOCK_ROWS = 16_384
 
 
 def check_segment(segment: str, valid: tuple[str, ...], what: str) -> None:
@@ -100,6 +103,8 @@ def _parse(text: str, *, segment: str, today: date | None) -> ParsedMaster:
     context = Context(segment, None if today is None else today.toordinal() - _EPOCH)
     # NUL or lone surrogates anywhere? (isascii() is free on an ASCII text: a flag)
     odd_chars = "\x00" in text or (not text.isascii() and f.BAD_CHARS.search(text) is not None)
+    exchange = EXCHANGE_BY_SEGMENT[segment]
+    blocks: list[pd.DataFrame] = []
     rows: list[Row] = []
     row_line_no: list[int] = []
     skipped: list[tuple[int, str, str, str]] = []
@@ -118,31 +123,29 @@ def _parse(text: str, *, segment: str, today: date | None) -> ParsedMaster:
             skipped.append(
                 (number, skip.reason.value, text_line[:SKIPPED_LINE_MAX_CHARS], skip.detail)
             )
-    return _finish(
-        source=segment,
-        exchange=EXCHANGE_BY_SEGMENT[segment],
-        brexchange=segment,
-        lines=lines,
-        rows=rows,
-        row_line_no=row_line_no,
-        skipped=skipped,
+        if len(rows) == BLOCK_ROWS:  # bounded memory: rows become columns a block at a time
+            blocks.append(rows_frame(rows, line_no=row_line_no, exchange=exchange,
+                                     brexchange=segment, source=segment))  # fmt: skip
+            rows, row_line_no = [], []
+    blocks.append(
+        rows_frame(rows, line_no=row_line_no, exchange=exchange, brexchange=segment, source=segment)
     )
+    return _finish(source=segment, exchange=exchange, lines=lines, blocks=blocks, skipped=skipped)
 
 
 def _finish(
     *,
     source: str,
     exchange: str,
-    brexchange: str,
     lines: list,
-    rows: list[Row],
-    row_line_no: list[int],
+    blocks: list[pd.DataFrame],
     skipped: list[tuple[int, str, str, str]],
 ) -> ParsedMaster:
-    """Build the frames and apply the duplicate rule to the rows (in line order)."""
-    frame = rows_frame(
-        rows, line_no=row_line_no, exchange=exchange, brexchange=brexchange, source=source
-    )
+    """Join the row blocks and apply the duplicate rule to the rows (in line order)."""
+    filled = [block for block in blocks if len(block)] or blocks[:1]
+    del blocks[:]
+    frame = filled[0] if len(filled) == 1 else pd.concat(filled)
+    del filled
     ambiguous: frozenset = frozenset()
     repeated = np.flatnonzero(frame["symbol"].duplicated(keep=False).to_numpy())
     if repeated.size:  # the rule itself only looks at the (few) repeated symbols
