@@ -122,8 +122,19 @@ def nearest_expiries(
     today: date,
     count: int,
 ) -> list[date]:
-    """Up to ``count`` live expiries of ``name`` on each side of ``reference`` (the
-    underlying index ``(broker, exchange, name, expiry)``, read in expiry order)."""
+    """Up to ``count`` live expiries of ``name`` on each side of ``reference`` that have
+    contracts of ``kinds`` (None: any), from the underlying index read in expiry order.
+
+    Futures are few among thousands of options of the same underlying: their expiries are
+    found by probing the unique index for every future symbol the grammar allows in the
+    months around ``reference`` instead (a few hundred index probes, no row scan).
+    """
+    if kinds is not None and tuple(kinds) == ("FUT",):
+        found = _future_expiries(
+            broker, name=name, exchange=exchange, reference=reference, today=today
+        )
+        if found:
+            return found
     rows = SymbolToken.objects.filter(broker=broker, exchange=exchange, name=name)
     if kinds is not None:
         rows = rows.filter(instrument_type__in=kinds)
@@ -133,6 +144,32 @@ def nearest_expiries(
         before = rows.filter(expiry__gte=today, expiry__lt=reference).order_by("-expiry")
         found += before.values_list("expiry", flat=True).distinct()[:count]
     return found
+
+
+_FUTURE_MONTHS_AROUND = 3  # months probed on each side of the reference month
+
+
+def _future_expiries(
+    broker: str, *, name: str, exchange: str, reference: date, today: date
+) -> list[date]:
+    first = max(today, _add_months(reference, -_FUTURE_MONTHS_AROUND).replace(day=1))
+    last = _add_months(reference, _FUTURE_MONTHS_AROUND + 1).replace(day=1)
+    days = (last - first).days
+    candidates = [
+        vocabulary.derivative_symbol(
+            name=name, expiry=date.fromordinal(first.toordinal() + i), strike=None, kind="FUT"
+        )
+        for i in range(days)
+    ]
+    rows = SymbolToken.objects.filter(
+        broker=broker, exchange=exchange, symbol__in=candidates, instrument_type="FUT"
+    )
+    return sorted(rows.values_list("expiry", flat=True))
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def contracts_at(
