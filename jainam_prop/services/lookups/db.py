@@ -140,12 +140,10 @@ def nearest_expiries(
     found by probing the unique index for every future symbol the grammar allows in the
     months around ``reference`` instead (a few hundred index probes, no row scan).
     """
-    if kinds is not None and tuple(kinds) == ("FUT",):
-        found = _future_expiries(
+    if kinds is not None and tuple(kinds) == ("FUT",):  # never a scan, even when none is near
+        return _future_expiries(
             broker, name=name, exchange=exchange, reference=reference, today=today
         )
-        if found:
-            return found
     rows = SymbolToken.objects.filter(broker=broker, exchange=exchange, name=name)
     if kinds is not None:
         rows = rows.filter(instrument_type__in=kinds)
