@@ -11,9 +11,10 @@ Not a test: it prints a table. The target is PostgreSQL + Redis with the full ge
 runs and answers right in a few seconds, on any backend; its figures mean little.
 
 The instruments are parsed by the master parser and saved by ``save_master_contract_to_db``
-under their own broker (``--broker``, default ``bench``), so no other broker's rows are
-touched; a later run reuses them when the master is unchanged. Each path is measured
-interleaved with its floor (one call each, in turn), so both see the same machine load:
+under their own broker (``--broker``; ``bench``, or ``bench_smoke`` with ``--smoke``), so no
+other broker's rows are touched; a later run reuses them when the master is unchanged. Each
+path is measured interleaved with its floor (one call each, in turn), so both see the same
+machine load:
 
 - database (cold): ``get_token_from_symbol`` of a symbol right after a new generation, vs the
   same indexed SELECT through a raw psycopg cursor;
@@ -127,7 +128,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="small data, a few seconds (CI)")
     parser.add_argument("--samples", type=int, default=None, help="distinct symbols per tier")
-    parser.add_argument("--broker", default="bench", help="broker name of the bench rows")
+    parser.add_argument(
+        "--broker", default=None, help="broker of the bench rows (default bench, bench_smoke)"
+    )
     args = parser.parse_args()
     samples = args.samples or (200 if args.smoke else 3000)
 
@@ -152,7 +155,7 @@ def main() -> None:
     if not settings.REDIS_URL or connection.vendor != "postgresql":
         print("bench: the targets are for PostgreSQL + Redis; set DATABASE_URL and REDIS_URL")
     call_command("migrate", verbosity=0)
-    broker = args.broker
+    broker = args.broker or ("bench_smoke" if args.smoke else "bench")
     rows = generated_master(SMOKE_SEGMENTS if args.smoke else FULL_SEGMENTS, vocabulary.today_ist())
     stored = ensure_instruments(rows, broker=broker)
     rng = random.Random(7)
