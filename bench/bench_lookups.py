@@ -177,7 +177,7 @@ def main() -> None:
     connection.ensure_connection()
     raw_cursor = connection.connection.cursor()
     q = connection.ops.quote_name
-    columns = ", ".join(q(f) for f in ("symbol", "exchange", "token", "brsymbol", "expiry"))
+    columns = ", ".join(q(column) for column in vocabulary.INSTRUMENT_COLUMNS)  # what it reads
     placeholder = "?" if connection.vendor == "sqlite" else "%s"
     sql = (
         f"SELECT {columns} FROM {q(SymbolToken._meta.db_table)} WHERE {q('broker')} = "
