@@ -91,15 +91,16 @@ def ensure_instruments(rows, *, broker: str) -> int:
 def new_generation(broker: str) -> None:
     """What a sync does to the caches (without rewriting the rows): every answer goes cold."""
     from django.db import transaction
-    from django.db.models import F
 
     from jainam_prop.models import LookupGeneration
-    from jainam_prop.services import publish_generation
+    from jainam_prop.services import current_generation, publish_generation
 
+    # Past what lookups know too: the generation never goes back (see docs/lookups.md).
+    known = current_generation(broker=broker)
     with transaction.atomic():
-        LookupGeneration.objects.get_or_create(broker=broker)
-        LookupGeneration.objects.filter(broker=broker).update(generation=F("generation") + 1)
-        new = LookupGeneration.objects.get(broker=broker).generation
+        row, _ = LookupGeneration.objects.select_for_update().get_or_create(broker=broker)
+        new = max(row.generation, known) + 1
+        LookupGeneration.objects.filter(broker=broker).update(generation=new)
         transaction.on_commit(lambda: publish_generation(broker=broker, generation=new))
 
 
