@@ -26,6 +26,7 @@ from .memory import BY_SYMBOL
 from .records import Record, record_of_row
 
 COLUMNS = vocabulary.INSTRUMENT_COLUMNS
+_ROWS = SymbolToken.objects.values_list(*COLUMNS)
 #: Keys per SQL query in batches (below every backend's parameter limit).
 BATCH_SQL_CHUNK = 900
 
@@ -42,6 +43,16 @@ def records(broker: str, direction: str, keys: Sequence[Any]) -> dict[Any, Recor
     By token, a token listed twice on one exchange answers the row with the first symbol.
     """
     found: dict[Any, Record] = {}
+    if len(keys) == 1:  # a single lookup: the plainest query
+        first, second = keys[0]
+        where = {"symbol": first, "exchange": second} if direction == BY_SYMBOL else {
+            "exchange": first, "token": second}  # fmt: skip
+        rows = _ROWS.filter(broker=broker, **where)
+        if direction != BY_SYMBOL:
+            rows = rows.order_by("symbol")[:1]
+        for row in rows:
+            found[keys[0]] = record_of_row(row)
+        return found
     for start in range(0, len(keys), BATCH_SQL_CHUNK):
         chunk = keys[start : start + BATCH_SQL_CHUNK]
         grouped: dict[str, list[Any]] = defaultdict(list)
@@ -63,7 +74,7 @@ def records(broker: str, direction: str, keys: Sequence[Any]) -> dict[Any, Recor
                 for exchange, values in grouped.items()
             ),
         )
-        rows = SymbolToken.objects.filter(condition, broker=broker).values_list(*COLUMNS)
+        rows = _ROWS.filter(condition, broker=broker)
         for row in rows:
             if direction == BY_SYMBOL:
                 found[(row[0], row[1])] = record_of_row(row)
@@ -122,17 +133,54 @@ def nearest_expiries(
     today: date,
     count: int,
 ) -> list[date]:
-    """Up to ``count`` live expiries of ``name`` on each side of ``reference`` (the
-    underlying index ``(broker, exchange, name, expiry)``, read in expiry order)."""
+    """Up to ``count`` live expiries of ``name`` on each side of ``reference`` that have
+    contracts of ``kinds`` (None: any), from the underlying index read in expiry order.
+
+    Futures are few among thousands of options of the same underlying: their expiries are
+    found by probing the unique index for every future symbol the grammar allows in the
+    months around ``reference`` instead (a few hundred index probes, no row scan).
+    """
+    if kinds is not None and tuple(kinds) == ("FUT",):  # never a scan, even when none is near
+        return _future_expiries(
+            broker, name=name, exchange=exchange, reference=reference, today=today
+        )
     rows = SymbolToken.objects.filter(broker=broker, exchange=exchange, name=name)
     if kinds is not None:
         rows = rows.filter(instrument_type__in=kinds)
     after = rows.filter(expiry__gte=max(reference, today)).order_by("expiry")
     found = list(after.values_list("expiry", flat=True).distinct()[:count])
+    if count == 1 and found and found[0] == reference:  # the expiry asked: none is nearer
+        return found
     if reference > today:
         before = rows.filter(expiry__gte=today, expiry__lt=reference).order_by("-expiry")
         found += before.values_list("expiry", flat=True).distinct()[:count]
     return found
+
+
+_FUTURE_MONTHS_AROUND = 3  # months probed on each side of the reference month
+
+
+def _future_expiries(
+    broker: str, *, name: str, exchange: str, reference: date, today: date
+) -> list[date]:
+    first = max(today, _add_months(reference, -_FUTURE_MONTHS_AROUND).replace(day=1))
+    last = _add_months(reference, _FUTURE_MONTHS_AROUND + 1).replace(day=1)
+    days = (last - first).days
+    candidates = [
+        vocabulary.derivative_symbol(
+            name=name, expiry=date.fromordinal(first.toordinal() + i), strike=None, kind="FUT"
+        )
+        for i in range(days)
+    ]
+    rows = SymbolToken.objects.filter(
+        broker=broker, exchange=exchange, symbol__in=candidates, instrument_type="FUT"
+    )
+    return sorted(rows.values_list("expiry", flat=True))
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def contracts_at(

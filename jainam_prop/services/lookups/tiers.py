@@ -42,7 +42,7 @@ def walk(
     if not pending:
         return snapshot, found, MEMORY
 
-    names = [cache.key(broker, snapshot.generation, direction, *key) for key in pending]
+    names = cache.keys(broker, snapshot.generation, direction, items=pending)
     cached = cache.get_many(names)
     learned: list[tuple[Any, Entry]] = []
     unresolved: list[tuple[Any, str]] = []
