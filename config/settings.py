@@ -3,17 +3,16 @@
 Every variable has a safe local default so that a fresh clone runs on SQLite and Django's
 in-process cache with no credentials. See the configuration table in README.md.
 
-Values are parsed here once; a value that does not parse stays the text it was, and
-``jainam_prop/checks.py`` (Django system checks: ``manage.py check``, every management command,
-runserver, and config/wsgi.py + asgi.py for gunicorn) stops start-up with an error naming the
-variable. A new setting: read it with ``_number``/``_integer``/``_flag`` or ``env.str`` below,
-and give it one rule in ``jainam_prop.checks.RULES``.
+Values are parsed here once, with ``env``; one that does not parse stays the text it was, and
+the system checks of ``jainam_prop/checks.py`` (``manage.py check``, every management command,
+runserver, and config/wsgi.py + asgi.py for gunicorn) stop start-up with an error naming the
+variable. A new setting: read it with ``env.*`` below and give it a rule in
+``jainam_prop.checks.RULES``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,46 +22,32 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
 
-_TRUE = {"1", "true", "yes", "y", "on", "ok"}
-_FALSE = {"", "0", "false", "no", "n", "off"}
+class _Env(environ.Env):
+    """django-environ, except that a value that does not parse (``JAINAM_HTTP_RETRIES=three``,
+    ``DJANGO_DEBUG=ture``) is returned as its text instead of raising or becoming False."""
 
+    WORDS = {*environ.Env.BOOLEAN_TRUE_STRINGS, "false", "off", "no", "n", "0", ""}
 
-def _raw(name: str) -> str | None:
-    value = os.environ.get(name)
-    return None if value is None or not value.strip() else value.strip()
+    def get_value(
+        self, var: str, cast: Any = None, default: Any = environ.Env.NOTSET, **kwargs: Any
+    ) -> Any:
+        try:
+            return super().get_value(var, cast=cast, default=default, **kwargs)
+        except ValueError:
+            return self.ENVIRON[f"{self.prefix}{var}"]
 
-
-def _number(name: str, default: float) -> Any:
-    """A float, or the variable's text when it is not a number (reported by the checks)."""
-    raw = _raw(name)
-    try:
-        return default if raw is None else float(raw)
-    except ValueError:
-        return raw
-
-
-def _integer(name: str, default: int) -> Any:
-    """An int, or the variable's text when it is not an integer (reported by the checks)."""
-    raw = _raw(name)
-    try:
-        return default if raw is None else int(raw)
-    except ValueError:
-        return raw
+    def bool(self, var: str, default: Any = environ.Env.NOTSET) -> Any:
+        raw = self.ENVIRON.get(f"{self.prefix}{var}")
+        if raw is not None and raw.strip().lower() not in self.WORDS:
+            return raw
+        return super().bool(var, default=default)
 
 
-def _flag(name: str, default: bool) -> Any:
-    """A bool, or the variable's text when it is neither true nor false (reported)."""
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    word = raw.strip().lower()
-    return True if word in _TRUE else False if word in _FALSE else raw
-
+env = _Env()
 
 # --- Core ------------------------------------------------------------------------------------
-DEBUG = _flag("DJANGO_DEBUG", default=False)
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     if DEBUG is not True:
@@ -84,21 +69,19 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # without that header every request looks like http behind the proxy and would loop.
 _proxy_ssl_header = env.str("DJANGO_SECURE_PROXY_SSL_HEADER", default="")
 SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else None
-SECURE_SSL_REDIRECT = _flag(
-    "DJANGO_SECURE_SSL_REDIRECT", default=bool(_proxy_ssl_header) and DEBUG is not True
+SECURE_SSL_REDIRECT = env.bool(
+    "DJANGO_SECURE_SSL_REDIRECT", default=bool(_proxy_ssl_header) and not DEBUG
 )
 # Monitoring probes call /healthz over plain http inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
-SESSION_COOKIE_SECURE = _flag("DJANGO_SESSION_COOKIE_SECURE", default=DEBUG is not True)
-CSRF_COOKIE_SECURE = _flag("DJANGO_CSRF_COOKIE_SECURE", default=DEBUG is not True)
-SECURE_HSTS_SECONDS = _integer(
-    "DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG is True else 31_536_000
-)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = _flag(
-    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=DEBUG is not True
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG
 )
 # Preloading is a commitment to browser vendors' lists: the operator opts in.
-SECURE_HSTS_PRELOAD = _flag("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -165,7 +148,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         default=str(Path(tempfile.gettempdir()) / f"jainam-prop-test-{_checkout}.sqlite3"),
     )
 else:
-    DATABASE_CONN_MAX_AGE = _integer("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASE_CONN_MAX_AGE = env.int("DATABASE_CONN_MAX_AGE", default=60)
     _db["CONN_MAX_AGE"] = DATABASE_CONN_MAX_AGE
     _db["CONN_HEALTH_CHECKS"] = True
 
@@ -173,7 +156,7 @@ else:
 # REDIS_URL set: django-redis with short socket timeouts (lookups fall back to the database when
 # Redis is slow or down). Unset: Django's in-process cache.
 REDIS_URL = env.str("REDIS_URL", default="")
-CACHE_SOCKET_TIMEOUT = _number("CACHE_SOCKET_TIMEOUT", default=0.25)
+CACHE_SOCKET_TIMEOUT = env.float("CACHE_SOCKET_TIMEOUT", default=0.25)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -216,29 +199,29 @@ JAINAM_CLIENT_ID = env.str("JAINAM_CLIENT_ID", default="")
 # Over it: HTTP 429 with Retry-After, nothing sent to the broker.
 JAINAM_ORDER_RATE_LIMIT = env.str("JAINAM_ORDER_RATE_LIMIT", default="10 per second")
 # HTTP to XTS: (connect, read) timeouts in seconds and bounded retries with backoff.
-JAINAM_HTTP_CONNECT_TIMEOUT = _number("JAINAM_HTTP_CONNECT_TIMEOUT", default=5.0)
-JAINAM_HTTP_READ_TIMEOUT = _number("JAINAM_HTTP_READ_TIMEOUT", default=60.0)
-JAINAM_HTTP_RETRIES = _integer("JAINAM_HTTP_RETRIES", default=3)
-JAINAM_HTTP_BACKOFF = _number("JAINAM_HTTP_BACKOFF", default=0.5)
+JAINAM_HTTP_CONNECT_TIMEOUT = env.float("JAINAM_HTTP_CONNECT_TIMEOUT", default=5.0)
+JAINAM_HTTP_READ_TIMEOUT = env.float("JAINAM_HTTP_READ_TIMEOUT", default=60.0)
+JAINAM_HTTP_RETRIES = env.int("JAINAM_HTTP_RETRIES", default=3)
+JAINAM_HTTP_BACKOFF = env.float("JAINAM_HTTP_BACKOFF", default=0.5)
 # Sync safety: refuse a master that would shrink the stored instruments below this fraction.
-JAINAM_SYNC_MIN_RATIO = _number("JAINAM_SYNC_MIN_RATIO", default=0.5)
+JAINAM_SYNC_MIN_RATIO = env.float("JAINAM_SYNC_MIN_RATIO", default=0.5)
 # Sync safety: refuse a master in which more than this share of an exchange's live instruments
 # (and more than the allowance) vanish; expired contracts may vanish (docs/sync.md).
-JAINAM_SYNC_MAX_VANISHED_SHARE = _number("JAINAM_SYNC_MAX_VANISHED_SHARE", default=0.02)
-JAINAM_SYNC_VANISHED_ALLOWANCE = _integer("JAINAM_SYNC_VANISHED_ALLOWANCE", default=10)
+JAINAM_SYNC_MAX_VANISHED_SHARE = env.float("JAINAM_SYNC_MAX_VANISHED_SHARE", default=0.02)
+JAINAM_SYNC_VANISHED_ALLOWANCE = env.int("JAINAM_SYNC_VANISHED_ALLOWANCE", default=10)
 # Malformed lines tolerated in a master before the sync is failed as a corrupt download.
-JAINAM_SYNC_MAX_MALFORMED = _integer("JAINAM_SYNC_MAX_MALFORMED", default=0)
+JAINAM_SYNC_MAX_MALFORMED = env.int("JAINAM_SYNC_MAX_MALFORMED", default=0)
 # /healthz answers 503 when the last successful sync is older than this (a daily sync + slack).
-JAINAM_HEALTH_MAX_SYNC_AGE_HOURS = _number("JAINAM_HEALTH_MAX_SYNC_AGE_HOURS", default=26.0)
+JAINAM_HEALTH_MAX_SYNC_AGE_HOURS = env.float("JAINAM_HEALTH_MAX_SYNC_AGE_HOURS", default=26.0)
 
 # Lookups (jainam_prop.services.lookups). A process re-checks the instruments' generation every
 # CHECK_INTERVAL seconds and the shared generation key lives GENERATION_TTL seconds: together
 # they bound staleness after a sync (1 s with the defaults).
-JAINAM_LOOKUP_CHECK_INTERVAL = _number("JAINAM_LOOKUP_CHECK_INTERVAL", default=0.5)
-JAINAM_LOOKUP_GENERATION_TTL = _number("JAINAM_LOOKUP_GENERATION_TTL", default=0.5)
-JAINAM_LOOKUP_ENTRY_TTL = _number("JAINAM_LOOKUP_ENTRY_TTL", default=86_400)
-JAINAM_LOOKUP_MEMORY_MAX = _integer("JAINAM_LOOKUP_MEMORY_MAX", default=200_000)
-JAINAM_LOOKUP_CACHE_RETRY = _number("JAINAM_LOOKUP_CACHE_RETRY", default=5.0)
+JAINAM_LOOKUP_CHECK_INTERVAL = env.float("JAINAM_LOOKUP_CHECK_INTERVAL", default=0.5)
+JAINAM_LOOKUP_GENERATION_TTL = env.float("JAINAM_LOOKUP_GENERATION_TTL", default=0.5)
+JAINAM_LOOKUP_ENTRY_TTL = env.float("JAINAM_LOOKUP_ENTRY_TTL", default=86_400)
+JAINAM_LOOKUP_MEMORY_MAX = env.int("JAINAM_LOOKUP_MEMORY_MAX", default=200_000)
+JAINAM_LOOKUP_CACHE_RETRY = env.float("JAINAM_LOOKUP_CACHE_RETRY", default=5.0)
 # API budget of lookup calls (symbol, search) per API key, apart from the order budget above
 # (JAINAM_ORDER_RATE_LIMIT); same notation, 0 = no limit. Over it: HTTP 429 with Retry-After.
 JAINAM_LOOKUP_RATE_LIMIT = env.str("JAINAM_LOOKUP_RATE_LIMIT", default="50 per second")

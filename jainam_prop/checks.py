@@ -81,7 +81,7 @@ def log_level(value: Any) -> str | None:
     return None if value in levels else f"is not a log level ({', '.join(levels)})"
 
 
-def order_rate(value: Any) -> str | None:
+def rate(value: Any) -> str | None:
     from jainam_prop.services.rate_limit import parse_rate
 
     try:
@@ -121,16 +121,16 @@ RULES: dict[str, Rule] = {
     "JAINAM_INTERACTIVE_API_KEY": text,
     "JAINAM_INTERACTIVE_API_SECRET": text,
     "JAINAM_CLIENT_ID": text,
-    "JAINAM_ORDER_RATE_LIMIT": order_rate,
-    "JAINAM_LOOKUP_RATE_LIMIT": order_rate,
+    "JAINAM_ORDER_RATE_LIMIT": rate,
+    "JAINAM_LOOKUP_RATE_LIMIT": rate,
     "JAINAM_HTTP_CONNECT_TIMEOUT": positive_number,
     "JAINAM_HTTP_READ_TIMEOUT": positive_number,
     "JAINAM_HTTP_RETRIES": non_negative_integer,
     "JAINAM_HTTP_BACKOFF": non_negative_number,
     "JAINAM_SYNC_MIN_RATIO": fraction,
-    "JAINAM_SYNC_MAX_MALFORMED": non_negative_integer,
     "JAINAM_SYNC_MAX_VANISHED_SHARE": fraction,
     "JAINAM_SYNC_VANISHED_ALLOWANCE": non_negative_integer,
+    "JAINAM_SYNC_MAX_MALFORMED": non_negative_integer,
     "JAINAM_HEALTH_MAX_SYNC_AGE_HOURS": positive_number,
     "JAINAM_LOOKUP_CHECK_INTERVAL": positive_number,
     "JAINAM_LOOKUP_GENERATION_TTL": positive_number,
@@ -155,7 +155,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     """One error per setting whose value breaks its rule, naming the environment variable."""
     errors: list[checks.CheckMessage] = []
     for name, rule in RULES.items():
-        if not hasattr(settings, name):  # e.g. DATABASE_CONN_MAX_AGE on SQLite
+        if not hasattr(settings, name):  # DATABASE_CONN_MAX_AGE on SQLite; a removed setting
             continue
         value = getattr(settings, name)
         problem = rule(value)

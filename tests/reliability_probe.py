@@ -103,9 +103,12 @@ def one_round(entries: list[list], fixed: list[list], rng: random.Random, tally:
 
 def final_check(entries: list[list], generation: int, tally: Tally) -> dict:
     deadline = time.monotonic() + 15
-    while current_generation() < generation:
+    while current_generation(broker=settings.JAINAM_BROKER) < generation:
         if time.monotonic() > deadline:
-            return {"final_generation": current_generation(), "final_wrong": ["generation"]}
+            return {
+                "final_generation": current_generation(broker=settings.JAINAM_BROKER),
+                "final_wrong": ["generation"],
+            }
         time.sleep(0.05)
     wrong: list[str] = []
     for start in range(0, len(entries), 500):
@@ -116,7 +119,10 @@ def final_check(entries: list[list], generation: int, tally: Tally) -> dict:
             for s, e, _, n in chunk
             if batch.get((s, e)) != n
         )
-    return {"final_generation": current_generation(), "final_wrong": wrong[:MAX_RECORDED]}
+    return {
+        "final_generation": current_generation(broker=settings.JAINAM_BROKER),
+        "final_wrong": wrong[:MAX_RECORDED],
+    }
 
 
 def main() -> int:
@@ -137,7 +143,7 @@ def main() -> int:
     rng = random.Random(args.seed)
     tally = Tally()
     deadline = time.monotonic() + args.max_seconds
-    generation = current_generation()
+    generation = current_generation(broker=settings.JAINAM_BROKER)
     print("READY", flush=True)
     print(f"GEN {generation}", flush=True)
     while not args.stop.exists():
@@ -150,7 +156,7 @@ def main() -> int:
         if tally.lookups % 100 == 0:
             print(f"COUNT {tally.lookups}", flush=True)
         time.sleep(args.pause)  # leave most of the CPU to the sync on a small machine
-        seen = current_generation()
+        seen = current_generation(broker=settings.JAINAM_BROKER)
         if seen != generation:
             generation = seen
             print(f"GEN {generation}", flush=True)
