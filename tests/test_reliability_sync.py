@@ -19,6 +19,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection
 from django.test import override_settings
@@ -65,7 +66,6 @@ CASH = ("NSECM", "BSECM")
 CASH_SOURCES = ["NSECM", "NSECM_INDEX", "BSECM", "BSECM_INDEX"]
 CASH_EXCHANGES = ("NSE", "NSE_INDEX", "BSE", "BSE_INDEX")
 ANOTHER_SYNC = f"Another sync of broker {DEFAULT_BROKER} is running"
-INSERT = f'INSERT INTO "{TABLE}"'
 FAST_HTTP = {"JAINAM_HTTP_BACKOFF": 0.01, "JAINAM_HTTP_RETRIES": 1}
 
 
@@ -220,11 +220,12 @@ def test_database_error_in_the_write_keeps_the_previous_instruments(market, data
     changed = changed_keys(old, new)
     assert_lookups_answer(old, changed)  # answers now in memory and in the cache
     before, generation_before = table_digest(), generation()
-    # The row half-way through what is deleted (seeded order) or inserted (new master's order).
+    # The delta deletes and inserts again the rows whose token changed: the fault hits the one
+    # half-way through them (deleted in seeded order, inserted in the new master's order).
     market.set_dataset("full", variant=1)
-    frame = master_rows(0 if where == "delete" else 1, NSECM)
-    middle = frame.iloc[len(frame) // 2]
-    message = database_fault.plant(where, exchange=middle["exchange"], symbol=middle["symbol"])
+    frame = master_rows(1, NSECM)
+    exchange, symbol = changed[len(changed) // 2]
+    message = database_fault.plant(where, exchange=exchange, symbol=symbol)
 
     with pytest.raises(CommandError, match="the replace is one transaction") as failure:
         call_command("sync_master_contract", "--segments", "NSECM", stdout=StringIO())
@@ -246,7 +247,9 @@ def test_database_error_in_the_write_keeps_the_previous_instruments(market, data
     database_fault.remove()
     report = sync_master_contract(segments=list(NSECM))
     assert report.status == SyncRun.Status.SUCCESS
-    assert report.stored == report.deleted == len(frame)
+    assert report.stored == len(frame)
+    assert report.deleted == report.inserted == len(changed)
+    assert report.changes["NSE"] == {"added": 0, "removed": 0, "changed": len(changed)}
     assert generation() == generation_before + 1
     assert stored_tokens(exchanges=("NSE", "NSE_INDEX")) == new
     assert_lookups_answer(new, changed)
@@ -308,11 +311,21 @@ def test_after_a_sync_reverse_lookups_are_served_by_a_token_index(market):
 # --- 1b. SIGKILL in the write phase ---------------------------------------------------------------
 
 
+def pg_writers() -> list[tuple[int, str]]:
+    """(pid, state) of the other sessions inside a transaction that has locked or written
+    rows (it holds a transaction id): a sync between taking its lock and committing."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, state FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
+        )
+        return list(cursor.fetchall())
+
+
 def still_writing() -> bool:
     """Whether a sync's replace transaction is open right now (never waits)."""
     if postgres():
-        in_transaction = ("active", "idle in transaction")
-        return any(state in in_transaction for _, state, _ in pg_backends(INSERT))
+        return bool(pg_writers())
     probe = raw_connection()
     try:
         return sqlite_write_lock_held(probe)
@@ -321,8 +334,8 @@ def still_writing() -> bool:
 
 
 def wait_for_write_phase(sync: Child, *, settle: float) -> None:
-    """Return ``settle`` seconds after ``sync`` is seen inside its write transaction: an
-    INSERT in pg_stat_activity, or SQLite's write lock held after 'saving N instruments'."""
+    """Return ``settle`` seconds after ``sync`` is seen inside its write transaction (a session
+    holding a transaction id, or SQLite's write lock) after 'saving N instruments'."""
     sync.wait_for(lambda line: "saving" in line, timeout=180, what="'saving N instruments'")
     wait_until(still_writing, timeout=60, what="the write transaction")
     time.sleep(settle)
@@ -380,37 +393,63 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 import django
 django.setup()
 from django.core.management import call_command
-from jainam_prop.services import sync
-sync.IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 2
+from jainam_prop.services.sync import store
+store.IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 2
 call_command("sync_master_contract", *sys.argv[1:])
 """
+# Where the frozen sync stops under the lock (PostgreSQL): after sending its DELETE, or its
+# INSERT of the rows staged by COPY; either way its session is then idle in its transaction.
+ON_POSTGRES = "postgresql" in django_settings.DATABASES["default"]["ENGINE"]
+FROZEN_IN = ["delete", "copy"] if ON_POSTGRES else ["write"]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_frozen_sync_does_not_hold_the_lock_forever(market):
+@pytest.mark.parametrize("frozen_in", FROZEN_IN)
+def test_a_frozen_sync_does_not_hold_the_lock_forever(market, frozen_in):
     """A sync process that stops mid-write without dying (SIGSTOP: a paused VM, a network
     partition) keeps its transaction open. PostgreSQL: the server ends that session once it
     has been idle in its transaction for IDLE_IN_TRANSACTION_TIMEOUT_SECONDS, so the lock is
-    released and the next sync runs; the frozen one fails when it wakes up, having written
-    nothing. SQLite: the frozen writer keeps the database's write lock; a newcomer stops with
-    "Another sync ... is running" after the busy timeout, and the frozen sync completes when
-    it wakes up."""
-    seed_instruments(master_rows(0, CASH))
+    released and the next sync runs (a COPY, which waits for its rows and is never "idle", is
+    done before the lock); the frozen one fails when it wakes up, having written
+    nothing. To freeze it at a known statement the test holds a table lock that the statement
+    waits for, freezes the sync, then lets the statement go. SQLite: the frozen writer keeps the
+    database's write lock; a newcomer stops with "Another sync ... is running" after the busy
+    timeout, and the frozen sync completes when it wakes up."""
+    seeded = master_rows(0, CASH)
+    if frozen_in == "copy":
+        # Only additions (at least COPY_MIN_ROWS): they are COPied into a stage table before
+        # the lock; the first write under the lock is the INSERT ... SELECT from it.
+        seeded = master_rows(1, CASH).iloc[2_000:]
+    seed_instruments(seeded)
     before = table_digest()
     market.set_dataset("full", variant=1)
     env = child_env(JAINAM_MARKET_URL=market.market_url, JAINAM_LOG_LEVEL="WARNING")
     args = ["-c", FROZEN_SYNC, "--segments", ",".join(CASH), "-v", "2"]
+    lock = raw_connection()
     with children() as started:
+        if postgres():
+            lock.execute(f'LOCK TABLE "{TABLE}" IN SHARE MODE')
         frozen = Child(args, env=env)
         started.append(frozen)
-        wait_for_write_phase(frozen, settle=0)  # this write lasts about a second
-        frozen.process.send_signal(signal.SIGSTOP)
+        if postgres():
+            verb = "DELETE FROM" if frozen_in == "delete" else "INSERT INTO"
+            statement = f'{verb} "{TABLE}"'
+            wait_until(
+                lambda: [w for w in pg_backends(statement) if w[2] == "Lock"],
+                timeout=60,
+                what=f"the sync's {frozen_in} to wait for the test's lock",
+            )
+            frozen.process.send_signal(signal.SIGSTOP)
+            lock.rollback()  # the statement runs now; the sync is frozen
+        else:
+            wait_for_write_phase(frozen, settle=0)
+            frozen.process.send_signal(signal.SIGSTOP)
         try:
             assert still_writing(), "the frozen sync finished its write before SIGSTOP"
             market.set_dataset("full", variant=2)  # what the next sync downloads
             if postgres():
                 wait_until(
-                    lambda: not pg_backends(INSERT),
+                    lambda: not pg_writers(),
                     timeout=30,
                     what="the server to end the frozen sync's session",
                 )
@@ -430,6 +469,7 @@ def test_a_frozen_sync_does_not_hold_the_lock_forever(market):
         finally:
             frozen.process.send_signal(signal.SIGCONT)
         code = frozen.finish()
+    lock.close()
 
     run = SyncRun.objects.get(pid=frozen.pid)
     if postgres():

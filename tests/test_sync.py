@@ -197,9 +197,9 @@ def test_an_unchanged_master_writes_nothing_and_keeps_the_generation(nsefo_rows,
 
 def test_an_unchanged_master_costs_one_read_per_exchange(nsefo_rows, django_assert_num_queries):
     save_master_contract_to_db(nsefo_rows)
-    # savepoint, idle timeout (PostgreSQL), get_or_create + lock, the stored exchanges, one
-    # SELECT of NFO, release: no write.
-    expected = 7 if connection.vendor == "postgresql" else 6
+    # savepoint, idle timeout (PostgreSQL), the generation seen, the stored exchanges, one
+    # SELECT of NFO, get_or_create + lock, release: no write.
+    expected = 8 if connection.vendor == "postgresql" else 7
     with django_assert_num_queries(expected):
         save_master_contract_to_db(nsefo_rows)
 
@@ -370,9 +370,12 @@ def test_a_large_write_uses_copy_on_postgresql(data_dir, monkeypatch):
         rows.assign(lot_size=rows["lot_size"].where(rows.index != rows.index[0], 1))
     )
 
-    statements = [s.lstrip().split()[0].upper() for s in written_statements(queries)]
+    written = written_statements(queries)
+    statements = [s.lstrip().split()[0].upper() for s in written]
     if connection.vendor == "postgresql":
-        assert (result.method, statements) == ("copy", ["COPY"])
+        # COPY into the stage table (before the lock), then one INSERT ... SELECT under it.
+        assert (result.method, statements) == ("copy", ["INSERT"])
+        assert store.STAGE_TABLE in written[0]
     else:
         assert result.method == "bulk_create"
         assert set(statements) == {"INSERT"}
