@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pandas as pd
@@ -679,22 +680,30 @@ def test_market_login_without_a_token_fails_before_any_download():
 # --- dry run and run records -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LiveMarket:
+    server: XTSTestServer
+    lines: list[str]  # the NSEFO master at live dates, as synced
+
+    def serve(self, lines: list[str]) -> None:
+        self.server.set_master("NSEFO", "\n".join(lines))
+
+
 @pytest.fixture
-def live_market(xts_server, settings, data_dir) -> XTSTestServer:
+def live_market(xts_server, settings, data_dir) -> LiveMarket:
     """The samples server with NSEFO moved to live dates, synced once (NSEFO only)."""
     settings.JAINAM_MARKET_URL = xts_server.market_url
     for name, value in FAST_HTTP.items():
         setattr(settings, name, value)
     text = live_master((data_dir / "NSEFO.txt").read_text(), today=today_ist())
-    xts_server.set_master("NSEFO", text)
+    market = LiveMarket(server=xts_server, lines=text.splitlines())
+    market.serve(market.lines)
     sync_master_contract(segments=["NSEFO"])
-    xts_server.live_lines = text.splitlines()
-    return xts_server
+    return market
 
 
 def test_a_sync_records_its_changes_per_exchange(live_market):
-    lines = live_market.live_lines
-    live_market.set_master("NSEFO", "\n".join(lines[:-2]))
+    live_market.serve(live_market.lines[:-2])
 
     report = sync_master_contract(segments=["NSEFO"])
 
@@ -708,7 +717,7 @@ def test_a_sync_records_its_changes_per_exchange(live_market):
 
 def test_dry_run_lists_the_changes_and_writes_nothing(live_market):
     before = snapshot()
-    live_market.set_master("NSEFO", "\n".join(live_market.live_lines[:-2]))
+    live_market.serve(live_market.lines[:-2])
 
     report = sync_master_contract(segments=["NSEFO"], dry_run=True)
 
@@ -724,7 +733,7 @@ def test_dry_run_lists_the_changes_and_writes_nothing(live_market):
 def test_dry_run_of_a_refused_master_tells_the_refusal(live_market):
     before = snapshot()
     generation = LookupGeneration.objects.get().generation
-    live_market.set_master("NSEFO", "\n".join(live_market.live_lines[:96]))
+    live_market.serve(live_market.lines[:96])
 
     report = sync_master_contract(segments=["NSEFO"], dry_run=True)
 
@@ -745,7 +754,7 @@ def test_dry_run_of_a_refused_master_tells_the_refusal(live_market):
 
 
 def test_forced_dry_run_and_forced_run(live_market):
-    live_market.set_master("NSEFO", "\n".join(live_market.live_lines[:96]))
+    live_market.serve(live_market.lines[:96])
 
     dry = sync_master_contract(segments=["NSEFO"], dry_run=True, force=True)
     real = sync_master_contract(segments=["NSEFO"], force=True)

@@ -19,7 +19,7 @@ from jainam_prop.errors import SyncInProgress
 from jainam_prop.models import LookupGeneration, SymbolToken
 from jainam_prop.vocabulary import INSTRUMENT_COLUMNS
 
-from .columns import db_rows
+from .columns import db_row_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -102,16 +102,16 @@ def stage(df: pd.DataFrame, *, broker: str) -> None:
     lock, :func:`insert_staged` then moves the rows with one server-side statement.
     """
     q = connection.ops.quote_name
-    names, values = db_rows(df, broker=broker)
-    column_list = ", ".join(q(n) for n in names)
+    column_list = ", ".join(q(n) for n in ["broker", *INSTRUMENT_COLUMNS])
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE {q(STAGE_TABLE)} ON COMMIT DROP AS "  # noqa: S608
             f"SELECT {column_list} FROM {q(SymbolToken._meta.db_table)} WITH NO DATA"
         )
         with cursor.copy(f"COPY {q(STAGE_TABLE)} ({column_list}) FROM STDIN") as copy:
-            for row in zip(*values, strict=True):
-                copy.write_row(row)
+            for _, values in db_row_chunks(df, broker=broker):
+                for row in zip(*values, strict=True):
+                    copy.write_row(row)
 
 
 def insert_staged() -> None:
@@ -129,8 +129,7 @@ def insert_staged() -> None:
 
 def insert_rows(df: pd.DataFrame, *, broker: str) -> None:
     """Insert every row of ``df`` for ``broker`` with ``bulk_create``."""
-    if len(df):
-        names, values = db_rows(df, broker=broker)
+    for names, values in db_row_chunks(df, broker=broker):
         _bulk_create(names, values)
 
 
