@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ from jainam_prop.errors import (
 from jainam_prop.models import DEFAULT_BROKER, SymbolToken, SyncRun
 from jainam_prop.services import get_token_from_symbol, save_master_contract_to_db
 from jainam_prop.services.lookups import reset_process_state
-from jainam_prop.services.sync import sync_master_contract
+from jainam_prop.services.sync import store, sync_master_contract
 from tests.reliability_helpers import (
     PROBE,
     TABLE,
@@ -538,7 +539,54 @@ def test_lookup_processes_see_only_old_or_new_tokens_during_a_full_sync(market, 
     assert sum(r["lookups"] for r in reports) > len(keys) // 10
 
 
-# --- 2b. two syncs started at the same moment -----------------------------------------------------
+# --- 2b. another sync commits while this one compares --------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_committed_while_this_one_compared_stops_it(monkeypatch):
+    """PostgreSQL compares (and stages a COPY) before taking the lock. If another sync commits
+    in between (it bumps the generation), this one stops without writing: its comparison is
+    stale. SQLite holds the write lock from BEGIN, so no other writer can commit meanwhile."""
+    seed_instruments(master_rows(0, NSECM))
+    before, generation_before = table_digest(), generation()
+    locked = store.lock_generation
+    other_commit: list[str] = []
+
+    def another_sync_commits_first(*, broker: str):
+        other = raw_connection()
+        try:
+            if postgres():
+                other.execute(
+                    "UPDATE jainam_prop_lookupgeneration SET generation = generation + 1 "
+                    "WHERE broker = %s",
+                    [broker],
+                )
+                other.commit()
+                other_commit.append("committed")
+            else:
+                other.execute("PRAGMA busy_timeout = 100")
+                with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                    other.execute("BEGIN IMMEDIATE")
+                other_commit.append("locked out")
+        finally:
+            other.close()
+        return locked(broker=broker)
+
+    monkeypatch.setattr(store, "lock_generation", another_sync_commits_first)
+    rows = master_rows(1, NSECM)
+    if postgres():
+        with pytest.raises(SyncInProgress, match=ANOTHER_SYNC):
+            save_master_contract_to_db(rows, segments=["NSECM", "NSECM_INDEX"])
+        assert other_commit == ["committed"]
+        assert table_digest() == before
+        assert generation() == generation_before + 1  # the other's bump only
+    else:
+        save_master_contract_to_db(rows, segments=["NSECM", "NSECM_INDEX"])
+        assert other_commit == ["locked out"]
+        assert generation() == generation_before + 1
+
+
+# --- 2c. two syncs started at the same moment -----------------------------------------------------
 
 
 class TableWatcher:
@@ -687,7 +735,7 @@ def test_two_syncs_started_together_run_one_at_a_time_and_never_mix(market, tmp_
     assert stored_tokens(exchanges=CASH_EXCHANGES) == masters[committed[-1]]
 
 
-# --- 2c. Redis killed, restarted and frozen while lookups run -------------------------------------
+# --- 2d. Redis killed, restarted and frozen while lookups run -------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)
