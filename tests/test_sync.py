@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
@@ -382,6 +382,26 @@ def test_a_large_write_uses_copy_on_postgresql(data_dir, monkeypatch):
         assert set(statements) == {"INSERT"}
     assert small.method == "bulk_create"  # one changed row
     assert SymbolToken.objects.count() == len(rows)
+
+
+def test_a_database_error_in_a_large_write_writes_nothing(nsefo_rows, monkeypatch):
+    """PostgreSQL: a value the column refuses fails the COPY itself (a Django DatabaseError,
+    as every other write error); SQLite: a NOT NULL column left empty. Nothing is written."""
+    save_master_contract_to_db(nsefo_rows)
+    before, generation = snapshot(), LookupGeneration.objects.get().generation
+    monkeypatch.setattr(store, "COPY_MIN_ROWS", 1)
+    bad = nsefo_rows.copy()
+    bad["lot_size"] = bad["lot_size"] + 1  # every row changes
+    if connection.vendor == "postgresql":
+        bad.loc[bad.index[-1], "brsymbol"] = "X" * 200  # the column holds 128
+    else:
+        bad["lot_size"] = bad["lot_size"].where(bad.index != bad.index[-1], None)
+
+    with pytest.raises(DatabaseError):
+        save_master_contract_to_db(bad)
+
+    assert snapshot() == before
+    assert LookupGeneration.objects.get().generation == generation
 
 
 # --- guards ------------------------------------------------------------------------------------

@@ -108,7 +108,11 @@ def stage(df: pd.DataFrame, *, broker: str) -> None:
             f"CREATE TEMPORARY TABLE {q(STAGE_TABLE)} ON COMMIT DROP AS "  # noqa: S608
             f"SELECT {column_list} FROM {q(SymbolToken._meta.db_table)} WITH NO DATA"
         )
-        with cursor.copy(f"COPY {q(STAGE_TABLE)} ({column_list}) FROM STDIN") as copy:
+        # The COPY runs on psycopg's cursor: its errors become Django's DatabaseError here.
+        with (
+            connection.wrap_database_errors,
+            cursor.copy(f"COPY {q(STAGE_TABLE)} ({column_list}) FROM STDIN") as copy,
+        ):
             for _, values in db_row_chunks(df, broker=broker):
                 for row in zip(*values, strict=True):
                     copy.write_row(row)
