@@ -1,12 +1,12 @@
 """The delta replace of a broker's instruments: plan (compare, guard), then write, in ONE
-transaction under the sync lock.
+transaction.
 
 Inside one transaction the sync compares the new rows with the stored rows of the replaced
 exchanges (every stored column), runs the guards, locks the broker's generation row (checking
 that no other sync committed since it compared), deletes this broker's stale rows (vanished or
 changed) and then inserts the new and changed ones (COPY or ``bulk_create``); unchanged rows
-are not touched. It bumps the lookup generation only when
-something changed, so an unchanged master leaves every cache warm.
+are not touched. It bumps the lookup generation only when something changed, so an unchanged
+master leaves every cache warm.
 """
 
 from __future__ import annotations
