@@ -958,3 +958,12 @@ def test_a_server_in_another_process_is_driven_over_the_control_api():
 
     assert (row["OrderStatus"], row["OrderAverageTradedPrice"]) == ("Filled", "380.50")
     assert [r["endpoint"] for r in log] == ["session", "orders", "orderbook"]
+
+
+def test_instrument_lookup_matches_the_token_field_only(server):
+    assert server.instrument("NSEFO", BEL_FUT).lot_size == BEL_LOT
+    assert server.instrument("NSEFO", BEL_LOT) is None  # "|1425|" is BEL's lot size, not a token
+    dealer = Dealer(server)
+    response = dealer.call("POST", "/orders", json=an_order(exchangeInstrumentID=BEL_LOT))
+    assert response.status_code == 400
+    assert "Instrument 1425 not found in NSEFO" in response.json()["description"]
