@@ -868,6 +868,14 @@ def test_a_segment_fault_hits_only_calls_for_that_segment(server, dealer):
     assert len(server.pending_faults) == 1
 
 
+def test_a_segment_fault_on_cancel_uses_the_orders_segment(server, dealer):
+    prepare(dealer)
+    server.inject_fault("http500", endpoint="cancel", segment="NSECM")
+    server.inject_fault("http400", endpoint="cancel", segment="NSEFO")
+    assert call_for(dealer, "cancel").status_code == 400
+    assert [f.segment for f in server.pending_faults] == ["NSECM"]
+
+
 def test_an_any_fault_hits_the_next_dealer_call(server, dealer):
     prepare(dealer)
     server.inject_fault("http500", endpoint="any")

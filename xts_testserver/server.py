@@ -458,9 +458,17 @@ class XTSTestServer:
             return ()
         if endpoint == "indexlist":
             name = segment_name(request.query.get("exchangeSegment", ""))
+        elif endpoint in ("modify", "cancel", "orderhistory"):  # the segment of that order
+            name = self._order_segment(body.get("appOrderID") or request.query.get("appOrderID"))
         else:
             name = segment_name(body.get("exchangeSegment", ""))
         return (name,) if name else ()
+
+    def _order_segment(self, app_order_id: Any) -> str | None:
+        try:
+            return self.orders.order(app_order_id).segment
+        except wire.Refused:
+            return None
 
     def _answer(self, request: RecordedRequest) -> wire.Response:
         endpoint, wrong_method = self._route(request)
