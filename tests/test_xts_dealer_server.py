@@ -868,6 +868,14 @@ def test_a_segment_fault_hits_only_calls_for_that_segment(server, dealer):
     assert len(server.pending_faults) == 1
 
 
+def test_a_segment_fault_on_cancel_uses_the_orders_segment(server, dealer):
+    prepare(dealer)
+    server.inject_fault("http500", endpoint="cancel", segment="NSECM")
+    server.inject_fault("http400", endpoint="cancel", segment="NSEFO")
+    assert call_for(dealer, "cancel").status_code == 400
+    assert [f.segment for f in server.pending_faults] == ["NSECM"]
+
+
 def test_an_any_fault_hits_the_next_dealer_call(server, dealer):
     prepare(dealer)
     server.inject_fault("http500", endpoint="any")
@@ -958,3 +966,12 @@ def test_a_server_in_another_process_is_driven_over_the_control_api():
 
     assert (row["OrderStatus"], row["OrderAverageTradedPrice"]) == ("Filled", "380.50")
     assert [r["endpoint"] for r in log] == ["session", "orders", "orderbook"]
+
+
+def test_instrument_lookup_matches_the_token_field_only(server):
+    assert server.instrument("NSEFO", BEL_FUT).lot_size == BEL_LOT
+    assert server.instrument("NSEFO", BEL_LOT) is None  # "|1425|" is BEL's lot size, not a token
+    dealer = Dealer(server)
+    response = dealer.call("POST", "/orders", json=an_order(exchangeInstrumentID=BEL_LOT))
+    assert response.status_code == 400
+    assert "Instrument 1425 not found in NSEFO" in response.json()["description"]
