@@ -198,7 +198,8 @@ def broker_settings(settings, xts_orders_server: XTSTestServer) -> BrokerSetting
 
 @pytest.fixture
 def synced_nsefo(db) -> None:
-    rows = parse_master(live_nsefo_text(), segment="NSEFO").rows
+    # As a sync made yesterday stored it: yesterday's expiries were still live then.
+    rows = parse_master(live_nsefo_text(), segment="NSEFO", today=DEAD_DAY).rows
     save_master_contract_to_db(rows, segments=["NSEFO"])
 
 
