@@ -220,7 +220,9 @@ def refusal_body(exc: OrderInvalid) -> dict[str, Any]:
         body.update(tick_size=_number(exc.tick_size), valid_prices=nearest)
     elif isinstance(exc, OverFreezeLimit):
         fix = (
-            f"send at most {exc.max_quantity} per order, or the whole quantity through "
+            f"use a splitsize of at most {exc.max_quantity}"
+            if exc.field == "splitsize"
+            else f"send at most {exc.max_quantity} per order, or the whole quantity through "
             f"{SPLIT_ENDPOINT} with a splitsize of at most {exc.max_quantity}"
         )
         body.update(freeze_qty=exc.limit, max_quantity=exc.max_quantity)
