@@ -1,9 +1,9 @@
 """Fixtures for orders, the JSON API and API keys (registered in conftest's ``pytest_plugins``).
 
 - ``xts_orders_server``: an XTS test server that checks the interactive key pair and serves
-  the live NSEFO master below.
+  today's NSEFO master (below, without the contracts dead since yesterday).
 - ``broker_settings``: JAINAM_INTERACTIVE_* and JAINAM_CLIENT_ID pointed at it.
-- ``synced_nsefo``: that master, parsed and saved by the sync service.
+- ``synced_nsefo``: yesterday's NSEFO master, parsed and saved by the sync service.
 - ``api_key``: the plain API key of a fresh user.
 
 The NSEFO master is the real sample (tests/data/NSEFO.txt) moved in time so that it never
@@ -106,8 +106,9 @@ def _shift_line(fields: list[str], *, to: date | None = None) -> list[str]:
     return fields
 
 
-def live_nsefo_text() -> str:
-    """The NSEFO sample moved in time, plus the added live futures (see the module doc)."""
+def live_nsefo_text(*, on: date = TODAY) -> str:
+    """The NSEFO master XTS would serve ``on`` that day: the sample moved in time plus the
+    added live futures, without the contracts already dead then (XTS lists none)."""
     lines = [line.split("|") for line in (DATA_DIR / "NSEFO.txt").read_text().splitlines()]
     out = [_shift_line(fields) for fields in lines if fields and fields[0]]
     by_token = {int(fields[1]): fields for fields in lines if len(fields) > 1}
@@ -117,7 +118,13 @@ def live_nsefo_text() -> str:
         code = f"{expiry.year % 100:02d}{MONTHS[expiry.month - 1]}"
         fields[4] = fields[20] = f"{fields[3]}{code}FUT"
         out.append(fields)
-    return "\n".join("|".join(fields) for fields in out)
+    return "\n".join("|".join(fields) for fields in out if not _dead_on(fields, on))
+
+
+def _dead_on(fields: list[str], day: date) -> bool:
+    if fields[2] not in ("1", "2") or len(fields) <= _EXPIRY_FIELD:
+        return False
+    return datetime.fromisoformat(fields[_EXPIRY_FIELD]).date() < day
 
 
 @dataclass(frozen=True)
@@ -198,7 +205,8 @@ def broker_settings(settings, xts_orders_server: XTSTestServer) -> BrokerSetting
 
 @pytest.fixture
 def synced_nsefo(db) -> None:
-    rows = parse_master(live_nsefo_text(), segment="NSEFO").rows
+    # As a sync made yesterday stored it: yesterday's expiries were still live then.
+    rows = parse_master(live_nsefo_text(on=DEAD_DAY), segment="NSEFO", today=DEAD_DAY).rows
     save_master_contract_to_db(rows, segments=["NSEFO"])
 
 

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 
 from jainam_prop.services.api_keys import create_api_key, revoke_api_key
 from jainam_prop.vocabulary import MONTHS
+from tests.conftest import DATA_DIR
 from tests.fixtures_orders import (
     BEL_DEAD,
     BEL_FAR,
@@ -318,8 +319,6 @@ def test_symbol_details(client, api_key, synced_nsefo):
 
     assert response.status_code == 200
     body = response.json()
-    freeze = {key: body["data"].pop(key) for key in ("freeze_qty", "max_order_quantity")}
-    assert set(freeze) == {"freeze_qty", "max_order_quantity"}
     expiry = ICICIGI_CE.expiry
     assert body == {
         "status": "success",
@@ -334,9 +333,30 @@ def test_symbol_details(client, api_key, synced_nsefo):
             "strike": 1360.0,
             "lotsize": ICICIGI_CE.lot_size,
             "tick_size": 0.05,
+            "freeze_qty": 13000,  # master FreezeQty 13001: at most 13000 in one order
+            "max_order_quantity": 13000,  # 40 lots of 325
             "instrumenttype": "CE",
         },
     }
+
+
+@pytest.mark.parametrize(
+    ("instrument", "freeze_qty", "largest"), [(NIFTY_FUT, 1800, 1755), (BEL_FUT, 57000, 57000)]
+)
+def test_symbol_and_search_answer_the_freeze_limit(
+    client, api_key, synced_nsefo, instrument, freeze_qty, largest
+):
+    found = post(
+        client,
+        "/api/v1/symbol",
+        {"apikey": api_key, "symbol": instrument.symbol, "exchange": "NFO"},
+    ).json()["data"]
+    assert (found["freeze_qty"], found["max_order_quantity"]) == (freeze_qty, largest)
+    assert found["tick_size"] == float(instrument.tick_size)
+    searched = post(
+        client, "/api/v1/search", {"apikey": api_key, "query": instrument.symbol}
+    ).json()["data"]
+    assert searched == [found]
 
 
 def test_symbol_unknown_is_404(client, api_key, synced_nsefo):
@@ -605,6 +625,7 @@ def test_split_size_above_the_quantity_is_one_order(
 @pytest.mark.parametrize(
     ("fields", "reason", "field"),
     [
+        ({"splitsize": "1820"}, "freeze_qty", "splitsize"),  # 28 lots: over the 1800 limit
         ({"splitsize": "1800"}, "lot_size", "splitsize"),  # under the limit, not whole lots
         ({"quantity": "3901"}, "lot_size", "quantity"),
         ({"quantity": str(65 * 101), "splitsize": "65"}, "too_many_slices", "splitsize"),
@@ -622,6 +643,8 @@ def test_split_order_is_checked_whole_before_the_first_slice(
     assert response.status_code == 400, response.content
     body = response.json()
     assert (body["reason"], body["field"]) == (reason, field)
+    if reason == "freeze_qty":
+        assert "Fix: use a splitsize of at most 1755" in body["message"]
     assert order_posts(xts_orders_server) == []
     assert session_logins(xts_orders_server) == []
 
@@ -800,3 +823,62 @@ def test_a_split_failure_says_which_slices_are_live(statuses, message):
         for n, (q, status) in enumerate(zip(quantities, statuses, strict=True), start=1)
     ]
     assert _split_failure(result, result.failed) == message
+
+
+# --- freeze limit ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("instrument", "quantity", "limit", "largest"),
+    [
+        (NIFTY_FUT, 1820, 1800, 1755),  # 28 lots; NIFTY FreezeQty 1801
+        (NIFTY_FUT, 65 * 100, 1800, 1755),
+        (BEL_FUT, 1425 * 41, 57000, 57000),  # BEL FreezeQty 57001: 40 lots fit exactly
+    ],
+)
+def test_a_quantity_over_the_freeze_limit_is_refused_naming_splitorder(
+    client, api_key, synced_nsefo, broker_settings, xts_orders_server, caplog,
+    instrument, quantity, limit, largest,
+):  # fmt: skip
+    caplog.set_level(logging.INFO, logger="jainam_prop")
+    response = post(client, PLACE, order(api_key, symbol=instrument.symbol, quantity=str(quantity)))
+
+    body = refused(response, reason="freeze_qty", field="quantity")
+    assert (body["freeze_qty"], body["max_quantity"]) == (limit, largest)
+    assert f"freeze limit of {limit}" in body["message"]
+    assert f"at most {largest}" in body["message"]
+    assert "/api/v1/splitorder" in body["message"]
+    assert order_posts(xts_orders_server) == []
+    assert "reason=freeze_qty" in caplog.text
+
+
+@pytest.mark.parametrize(("instrument", "quantity"), [(NIFTY_FUT, 1755), (BEL_FUT, 57000)])
+def test_the_largest_legal_quantity_is_placed(
+    client, api_key, synced_nsefo, broker_settings, xts_orders_server, instrument, quantity
+):
+    response = post(client, PLACE, order(api_key, symbol=instrument.symbol, quantity=str(quantity)))
+    assert response.status_code == 200, response.content
+    [sent] = order_posts(xts_orders_server)
+    assert sent.body["orderQuantity"] == quantity
+
+
+def test_instruments_without_a_freeze_limit_take_any_quantity(
+    client, api_key, synced_nsefo, broker_settings, xts_orders_server, settings
+):
+    """BSECM lines carry FreezeQty 0: no limit."""
+    from jainam_prop.master_parser import parse_master
+    from jainam_prop.services.sync import save_master_contract_to_db
+
+    text = (DATA_DIR / "BSECM.txt").read_text()
+    save_master_contract_to_db(parse_master(text, segment="BSECM").rows, segments=["BSECM"])
+    from jainam_prop.services import search_instruments
+
+    stock = next(i for i in search_instruments("A", exchange="BSE", limit=50) if i.lot_size == 1)
+    assert stock.freeze_qty is None
+    xts_orders_server.set_master("BSECM", text)
+    response = post(
+        client,
+        PLACE,
+        order(api_key, symbol=stock.symbol, exchange="BSE", quantity="5000000", product="CNC"),
+    )
+    assert response.status_code == 200, response.content

@@ -23,14 +23,14 @@ from typing import Any
 from django.conf import settings
 
 from jainam_prop.errors import MissingSetting, OrderOutcomeUnknown, XTSTimeout
-from jainam_prop.services.lookups import Instrument
+from jainam_prop.services.lookups import Instrument, get_instrument
 from jainam_prop.services.orders.fields import (
     PRICETYPES_WITH_PRICE,
     PRICETYPES_WITH_TRIGGER,
     OpenAlgoOrder,
     parse_order,
 )
-from jainam_prop.services.orders.pretrade import check_order, find_instrument
+from jainam_prop.services.orders.pretrade import check_order
 from jainam_prop.services.rate_limit import check_order_rate
 from jainam_prop.vocabulary import SEGMENT_BY_EXCHANGE, today_ist
 from jainam_prop.xts.interactive import InteractiveClient, interactive_client_from_settings
@@ -88,11 +88,8 @@ def prepare_order(
 ) -> ReadyOrder:
     """Look the instrument up and run every pre-trade rule; nothing is sent."""
     today = today or today_ist()
-    instrument = find_instrument(
-        symbol=order.symbol,
-        exchange=order.exchange,
-        broker=broker or settings.JAINAM_BROKER,
-        today=today,
+    instrument = get_instrument(
+        order.symbol, order.exchange, broker=broker or settings.JAINAM_BROKER
     )
     check_order(
         instrument=instrument,

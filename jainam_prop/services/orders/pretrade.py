@@ -13,21 +13,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from jainam_prop.errors import (
-    ContractExpired,
-    NotWholeLots,
-    OffTickPrice,
-    OverFreezeLimit,
-    SymbolNotFound,
-)
-from jainam_prop.services.lookups import (
-    MAX_SEARCH_LIMIT,
-    Instrument,
-    get_instrument,
-    search_instruments,
-)
+from jainam_prop.errors import ContractExpired, NotWholeLots, OffTickPrice, OverFreezeLimit
+from jainam_prop.services.lookups import Instrument, live_contracts_near
 from jainam_prop.services.orders.fields import PRICETYPES_WITH_PRICE, PRICETYPES_WITH_TRIGGER
-from jainam_prop.vocabulary import FNO_EXCHANGES, is_dead, parse_symbol
+from jainam_prop.vocabulary import FNO_EXCHANGES, is_dead
 
 #: Alternatives offered with a dead-contract refusal.
 ALTERNATIVES = 3
@@ -55,12 +44,13 @@ def check_order(
 
 def check_live(*, instrument: Instrument, today: date) -> None:
     """A contract whose expiry date is before ``today`` (Asia/Kolkata) is dead."""
-    if instrument.expiry is None or not is_dead(instrument.expiry, today=today):
+    expiry = instrument.expiry
+    if expiry is None or not is_dead(expiry, today=today):
         return
     raise ContractExpired(
         symbol=instrument.symbol,
         exchange=instrument.exchange,
-        expiry=instrument.expiry,
+        expiry=expiry,
         alternatives=tuple(
             live.symbol for live in live_alternatives(instrument=instrument, today=today)
         ),
@@ -78,7 +68,7 @@ def check_lot_size(*, instrument: Instrument, quantity: int, field: str = "quant
 
 def check_freeze_limit(*, instrument: Instrument, quantity: int, field: str = "quantity") -> None:
     """Over the exchange's freeze limit when ``quantity >= FreezeQty`` (see ``max_quantity``)."""
-    freeze_qty = _freeze_qty(instrument)
+    freeze_qty = instrument.freeze_qty
     if freeze_qty and freeze_qty > 0 and quantity >= freeze_qty:
         raise OverFreezeLimit(
             field=field,
@@ -95,7 +85,7 @@ def max_quantity(*, instrument: Instrument) -> int | None:
     Real NSEFO ``FreezeQty`` is the published limit plus one (NIFTY 1801 for 1800), so the
     largest legal F&O order is the biggest lot multiple below it (NIFTY, lot 65: 1755).
     """
-    freeze_qty = _freeze_qty(instrument)
+    freeze_qty = instrument.freeze_qty
     if not freeze_qty or freeze_qty <= 0:
         return None
     lot_size = _lot(instrument)
@@ -104,7 +94,7 @@ def max_quantity(*, instrument: Instrument) -> int | None:
 
 def freeze_limit(*, instrument: Instrument) -> int | None:
     """The exchange's published per-order limit (FreezeQty minus one), None without one."""
-    freeze_qty = _freeze_qty(instrument)
+    freeze_qty = instrument.freeze_qty
     return int(freeze_qty) - 1 if freeze_qty and freeze_qty > 0 else None
 
 
@@ -127,50 +117,11 @@ def live_alternatives(*, instrument: Instrument, today: date) -> list[Instrument
         exchange=instrument.exchange,
         kind=instrument.instrument_type,
         expiry=instrument.expiry,
+        strike=instrument.strike,
         today=today,
         limit=ALTERNATIVES,
+        broker=instrument.broker,
     )
-
-
-def live_contracts_near(
-    *, name: str, exchange: str, kind: str, expiry: date | None, today: date, limit: int = 3
-) -> list[Instrument]:
-    """Until the lookups service offers it: a prefix search filtered and sorted here."""
-    found = search_instruments(name, exchange=exchange, limit=MAX_SEARCH_LIMIT)
-    live = [
-        other
-        for other in found
-        if other.name == name
-        and other.instrument_type == kind
-        and other.expiry is not None
-        and not is_dead(other.expiry, today=today)
-    ]
-    anchor = expiry or today
-    live.sort(key=lambda other: (abs((other.expiry - anchor).days), other.expiry, other.symbol))
-    return live[:limit]
-
-
-def find_instrument(*, symbol: str, exchange: str, broker: str, today: date) -> Instrument:
-    """The instrument of an order; an unknown symbol's suggestions never offer a dead one."""
-    try:
-        return get_instrument(symbol, exchange, broker=broker)
-    except SymbolNotFound as exc:
-        live = tuple(s for s in exc.suggestions if not _dead_symbol(s, today=today))
-        if live == exc.suggestions:
-            raise
-        raise SymbolNotFound(
-            symbol=exc.symbol, exchange=exc.exchange, broker=exc.broker, suggestions=live
-        ) from None
-
-
-def _dead_symbol(symbol: str, *, today: date) -> bool:
-    parsed = parse_symbol(symbol)
-    return parsed is not None and is_dead(parsed.expiry, today=today)
-
-
-def _freeze_qty(instrument: Instrument) -> int | None:
-    # Until the lookups service's Instrument carries every instrument-record column.
-    return getattr(instrument, "freeze_qty", None)
 
 
 def _lot(instrument: Instrument) -> int:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from django.conf import settings
 
 from jainam_prop.errors import OrderInvalid, XTSError, XTSRejected
+from jainam_prop.services.lookups import get_instrument
 from jainam_prop.services.orders.fields import parse_order, parse_split_size
 from jainam_prop.services.orders.place import (
     ReadyOrder,
@@ -31,7 +32,6 @@ from jainam_prop.services.orders.pretrade import (
     check_live,
     check_lot_size,
     check_order,
-    find_instrument,
     lot_multiple,
 )
 from jainam_prop.services.rate_limit import check_order_rate
@@ -98,11 +98,8 @@ def split_order_api(
     parsed = parse_order(order)
     split_size = min(parse_split_size(order), parsed.quantity)
     today = today or today_ist()
-    instrument = find_instrument(
-        symbol=parsed.symbol,
-        exchange=parsed.exchange,
-        broker=broker or settings.JAINAM_BROKER,
-        today=today,
+    instrument = get_instrument(
+        parsed.symbol, parsed.exchange, broker=broker or settings.JAINAM_BROKER
     )
     quantities = slice_quantities(total=parsed.quantity, split_size=split_size)
     if len(quantities) > MAX_SLICES:
