@@ -22,7 +22,6 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
-from django.views.decorators.http import require_safe
 
 from jainam_prop.errors import (
     ApiKeyInvalid,
@@ -274,9 +273,12 @@ def expiry(request: HttpRequest, body: dict[str, Any], api_key: ApiKey) -> JsonR
     )
 
 
-@require_safe
 def instruments_download(request: HttpRequest) -> StreamingHttpResponse | JsonResponse:
     """``GET /api/v1/instruments?apikey=...&exchange=NFO&format=json|csv`` (streamed)."""
+    if request.method not in ("GET", "HEAD"):
+        response = _error(405, f"Method {request.method} not allowed: use GET with a query")
+        response["Allow"] = "GET, HEAD"
+        return response
     try:
         authenticate_api_key(request.GET.get("apikey"))
     except ApiKeyInvalid as exc:
