@@ -83,8 +83,9 @@ def net_quantity(
 
 def open_position_api(fields: Mapping[str, Any], *, client: InteractiveClient | None = None) -> int:
     """OpenAlgo openposition: the net quantity of symbol/exchange/product."""
-    checked = check_order({"action": "BUY", "quantity": 1, "strategy": "openposition", **fields})
-    return net_quantity(checked.instrument, checked.order.product, client=client)
+    parsed = parse_order({**fields, "action": "BUY", "quantity": 1, "strategy": "openposition"})
+    instrument = get_instrument(parsed.symbol, parsed.exchange, broker=settings.JAINAM_BROKER)
+    return net_quantity(instrument, parsed.product, client=client)
 
 
 @dataclass(frozen=True)
