@@ -108,7 +108,8 @@ def test_bad_order_actions_send_nothing(client, api_key, today_master, dealer_se
         ("cancelorder", {"orderid": "424242"}, 404, "Order 424242 not found"),
         ("orderstatus", {"orderid": "424242"}, 404, "not found"),
         ("cancelorder", {"orderid": str(other.app_order_id)}, 404, "not found"),
-        ("modifyorder", {"orderid": str(other.app_order_id), **limit_order(future)}, 404, "not found"),
+        ("modifyorder", {"orderid": str(other.app_order_id), **limit_order(future)}, 404,
+         "not found"),
         ("cancelorder", {}, 400, "orderid: is required"),
         ("cancelorder", {"orderid": "12ab"}, 400, "orderid: must be a broker order id"),
         ("orderstatus", {"orderid": ["1"]}, 400, "orderid:"),
@@ -198,11 +199,13 @@ def test_books_positions_funds_holdings(client, api_key, today_master, dealer_se
     assert status == 200
     (holding,) = body["data"]["holdings"]
     assert holding["quantity"] == 10
-    assert holding["symbol"] is None and holding["symbol_known"] is False  # kept, marked
+    assert holding["symbol"] is None  # kept, and marked:
+    assert holding["symbol_known"] is False
     assert body["data"]["statistics"]["totalinvvalue"] == 1000.0
 
     reads = [r for r in dealer_settings.interactive_requests() if r.method == "GET"]
-    assert reads and all(r.query.get("clientID") == CLIENT_ID for r in reads)
+    assert reads
+    assert all(r.query.get("clientID") == CLIENT_ID for r in reads)
 
 
 def _carry(server, contract, quantity, product="NRML"):
@@ -253,7 +256,9 @@ def test_smart_order_bad_input(client, api_key, today_master, dealer_settings):
     order = limit_order(today_master.future)
     for value, words in [(None, "is required"), ("1.5", "whole number"), ([], "whole number")]:
         status, body = post(client, "placesmartorder", api_key, position_size=value, **order)
-        assert status == 400 and body["message"].startswith("position_size:"), body
+        assert status == 400, body
+        assert body["message"].startswith(f"position_size: {'must be a ' if value else ''}"), body
+        assert words in body["message"]
     assert interactive_calls(dealer_settings, "POST", "orders") == []
 
 
@@ -313,7 +318,8 @@ def test_basket_orders_buy_before_sell_and_bad_baskets_send_nothing(
     for basket, code, words in cases:
         status, body = post(client, "basketorder", api_key, strategy="tests", orders=basket)
         assert status == code, (basket[:2] if basket else basket, body)
-        assert body["status"] == "error" and words in body["message"], body
+        assert body["status"] == "error"
+        assert words in body["message"], body
     assert interactive_calls(dealer_settings, "POST", "orders") == []
 
 
@@ -349,4 +355,5 @@ def test_broker_errors_never_show_the_broker_host(client, api_key, today_master,
         status, body = post(client, "orderbook", api_key)
         dealer_settings.clear_faults()
         assert status == 502, (kind, body)
-        assert host not in json.dumps(body) and "http" not in body["message"].lower(), body
+        assert host not in json.dumps(body), body
+        assert "http" not in body["message"].lower(), body
