@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -40,6 +41,9 @@ IDENTIFIER_LENGTH = 20
 # connections, 5xx (XTSUnavailable, XTSTimeout) and garbled bodies (XTSBadResponse). A
 # connection that never opened (XTSNotSent) is a plain failure: nothing reached XTS.
 LOST_ANSWERS: tuple[type[XTSError], ...] = (XTSUnavailable, XTSBadResponse)
+# The book may show an order a moment after its answer was lost: read it this many times.
+BOOK_READS = 2
+BOOK_PAUSE_SECONDS = 0.25
 
 
 def new_order_identifier() -> str:
@@ -100,7 +104,13 @@ def modify(xts_modify: dict[str, Any], *, client: InteractiveClient | None = Non
     except LOST_ANSWERS as exc:
         lost = exc
     logger.warning("Modify %s of order %s: answer lost (%s)", identifier, order_id, lost)
-    row = _book_row(lambda: _order_row(order_id, client), "modify", identifier, order_id)
+    row = _book_row(
+        lambda: _order_row(order_id, client),
+        "modify",
+        identifier,
+        order_id,
+        settled=lambda found: _shows_modification(found, xts_modify),
+    )
     if row is not None and _shows_modification(row, xts_modify):
         return _from_row(row, identifier)
     raise OutcomeUnknown(
@@ -124,7 +134,13 @@ def cancel(
     except LOST_ANSWERS as exc:
         lost = exc
     logger.warning("Cancel of order %s: answer lost (%s)", order_id, lost)
-    row = _book_row(lambda: _order_row(order_id, client), "cancel", identifier, order_id)
+    row = _book_row(
+        lambda: _order_row(order_id, client),
+        "cancel",
+        identifier,
+        order_id,
+        settled=lambda found: openalgo_status(found) == "cancelled",
+    )
     if row is not None and openalgo_status(row) == "cancelled":
         return _from_row(row, identifier)
     raise OutcomeUnknown(
@@ -141,10 +157,20 @@ def _book_row(
     action: str,
     identifier: str,
     order_id: str | None = None,
+    *,
+    settled: Callable[[dict[str, Any]], bool] = lambda row: True,
 ) -> dict[str, Any] | None:
-    """``read()`` the book; an unreadable book leaves the outcome unknown."""
+    """``read()`` the book until it shows a ``settled`` row (``BOOK_READS`` times at most);
+    an unreadable book leaves the outcome unknown."""
     try:
-        return read()
+        row = None
+        for attempt in range(BOOK_READS):
+            if attempt:
+                time.sleep(BOOK_PAUSE_SECONDS)
+            row = read()
+            if row is not None and settled(row):
+                return row
+        return row
     except XTSError as exc:
         logger.error(
             "Could not read the order book to reconcile %s %s: %s", action, identifier, exc
