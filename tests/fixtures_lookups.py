@@ -1,24 +1,33 @@
-"""Fixtures for the lookup service: instrument rows, a sync as the contract does it, a clock,
-a private Redis server that tests may stop and start, and the test database's URL for child
-processes."""
+"""Fixtures for the lookup service: instruments saved through the real write path (real XTS
+sample lines from ``tests/data``, parsed by the master parser and saved by
+``save_master_contract_to_db``, expiries moved relative to today), a clock, a private Redis
+server that tests may stop and start, and the test database's URL for child processes."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import functools
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Iterator
-from decimal import Decimal
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-from django.db import connection, transaction
+from django.db import connection
 
-from jainam_prop.models import DEFAULT_BROKER, LookupGeneration, SymbolToken
-from jainam_prop.services import lookups
+from jainam_prop import cache_outage, vocabulary
+from jainam_prop.master_parser import merge_parsed, parse_index_list, parse_master
+from jainam_prop.models import DEFAULT_BROKER, SymbolToken
+from jainam_prop.services import lookups, save_master_contract_to_db
+from jainam_prop.services.lookups import memory
+
+DATA_DIR = Path(__file__).parent / "data"
+EXPIRY_FIELD = 16  # ContractExpiration of future (1), option (2) and spread (4) lines
+FIRST_EXPIRY_IN = 7  # days from today to the earliest expiry of each derivatives segment
 
 
 def child_database_url() -> str:
@@ -31,193 +40,152 @@ def child_database_url() -> str:
     return f"postgres://{credentials}@{db['HOST']}{port}/{db['NAME']}"
 
 
-# Real rows from tests/data (NSEFO, NSECM, BSECM, BSEFO samples, NSECM_INDEX), as the sync
-# stores them; the NIFTY strikes around 21300 are synthetic neighbours of the real 21300 CE.
-NIFTY_OCT26 = dt.date(2026, 10, 27)
-SAMPLE_ROWS: list[dict[str, Any]] = [
-    {
-        "symbol": "NIFTY27OCT2621300CE",
-        "exchange": "NFO",
-        "token": 51278,
-        "brsymbol": "NIFTY26OCT21300CE",
-        "brexchange": "NSEFO",
-        "name": "NIFTY",
-        "expiry": NIFTY_OCT26,
-        "strike": Decimal("21300"),
-        "lot_size": 65,
-        "tick_size": Decimal("0.05"),
-        "instrument_type": "CE",
-    },
-    *(
-        {
-            "symbol": f"NIFTY27OCT26{strike}{kind}",
-            "exchange": "NFO",
-            "token": token,
-            "brsymbol": f"NIFTY26OCT{strike}{kind}",
-            "brexchange": "NSEFO",
-            "name": "NIFTY",
-            "expiry": NIFTY_OCT26,
-            "strike": Decimal(strike),
-            "lot_size": 65,
-            "tick_size": Decimal("0.05"),
-            "instrument_type": kind,
-        }
-        for strike, kind, token in [
-            (21200, "CE", 51276),
-            (21400, "CE", 51280),
-            (21500, "CE", 51282),
-            (21300, "PE", 51279),
-        ]
-    ),
-    {
-        "symbol": "NIFTY25AUG26FUT",
-        "exchange": "NFO",
-        "token": 58072,
-        "brsymbol": "NIFTY26AUGFUT",
-        "brexchange": "NSEFO",
-        "name": "NIFTY",
-        "expiry": dt.date(2026, 8, 25),
-        "strike": None,
-        "lot_size": 65,
-        "tick_size": Decimal("0.1"),
-        "instrument_type": "FUT",
-    },
-    {
-        "symbol": "SAH",
-        "exchange": "NSE",
-        "token": 13690,
-        "brsymbol": "SAH-BE",
-        "brexchange": "NSECM",
-        "name": "SAH",
-        "expiry": None,
-        "strike": None,
-        "lot_size": 1,
-        "tick_size": Decimal("0.01"),
-        "instrument_type": "EQ",
-    },
-    {
-        "symbol": "TNTELE",
-        "exchange": "NSE",
-        "token": 9884,
-        "brsymbol": "TNTELE-BE",
-        "brexchange": "NSECM",
-        "name": "TNTELE",
-        "expiry": None,
-        "strike": None,
-        "lot_size": 1,
-        "tick_size": Decimal("0.01"),
-        "instrument_type": "EQ",
-    },
-    {
-        "symbol": "TTKPRESTIG",
-        "exchange": "BSE",
-        "token": 517506,
-        "brsymbol": "TTKPRESTIG-A",
-        "brexchange": "BSECM",
-        "name": "TTKPRESTIG",
-        "expiry": None,
-        "strike": None,
-        "lot_size": 1,
-        "tick_size": Decimal("0.05"),
-        "instrument_type": "EQ",
-    },
-    {
-        "symbol": "SENSEX12JUL2478100PE",
-        "exchange": "BFO",
-        "token": 1125434,
-        "brsymbol": "SENSEX2471278100PE",
-        "brexchange": "BSEFO",
-        "name": "SENSEX",
-        "expiry": dt.date(2024, 7, 12),
-        "strike": Decimal("78100"),
-        "lot_size": 10,
-        "tick_size": Decimal("0.05"),
-        "instrument_type": "PE",
-    },
-    {
-        "symbol": "NIFTY",
-        "exchange": "NSE_INDEX",
-        "token": 26000,
-        "brsymbol": "NIFTY 50",
-        "brexchange": "NSECM",
-        "name": "NIFTY",
-        "expiry": None,
-        "strike": None,
-        "lot_size": 1,
-        "tick_size": Decimal("0.05"),
-        "instrument_type": "INDEX",
-    },
+# --- sample masters, moved to today ------------------------------------------------------------
+
+
+@functools.cache
+def _sample_lines(segment: str) -> tuple[str, ...]:
+    text = (DATA_DIR / f"{segment}.txt").read_text(encoding="utf-8")
+    return tuple(line for line in text.splitlines() if line.strip())
+
+
+def _expiry_of(line: str) -> dt.date | None:
+    fields = line.split("|")
+    if fields[2] in ("1", "2", "4") and len(fields) > EXPIRY_FIELD:
+        return dt.date.fromisoformat(fields[EXPIRY_FIELD][:10])
+    return None
+
+
+def live_lines(segment: str, *, today: dt.date) -> list[str]:
+    """The segment's sample lines, every expiry moved by the same number of days so that the
+    earliest is ``FIRST_EXPIRY_IN`` days after ``today`` (so every contract is live)."""
+    lines = list(_sample_lines(segment))
+    expiries = [e for e in map(_expiry_of, lines) if e is not None]
+    if not expiries:
+        return lines
+    shift = today + dt.timedelta(days=FIRST_EXPIRY_IN) - min(expiries)
+    return [moved(line, days=shift.days) for line in lines]
+
+
+def moved(line: str, *, days: int) -> str:
+    """One master line with its ContractExpiration moved by ``days`` (others unchanged)."""
+    expiry = _expiry_of(line)
+    if expiry is None:
+        return line
+    fields = line.split("|")
+    fields[EXPIRY_FIELD] = (expiry + dt.timedelta(days=days)).isoformat() + fields[EXPIRY_FIELD][
+        10:
+    ]
+    return "|".join(fields)
+
+
+def option_line(base: str, *, strike: int, kind: str, token: int) -> str:
+    """A sibling of a real option line: same underlying and expiry, another strike, kind and
+    token (Description, InstrumentID and display fields follow)."""
+    fields = base.split("|")
+    old = f"{fields[17]}{'CE' if fields[18] == '3' else 'PE'}"
+    fields[1] = str(token)
+    fields[4] = fields[4].replace(old, f"{strike}{kind}")
+    fields[7] = fields[7][:-8] + f"{token:08d}"
+    fields[17] = str(strike)
+    fields[18] = "3" if kind == "CE" else "4"
+    fields[-1] = fields[-1].replace(old, f"{strike}{kind}")
+    return "|".join(fields)
+
+
+def _line_of(segment: str, token: int) -> str:
+    return next(line for line in _sample_lines(segment) if line.split("|")[1] == str(token))
+
+
+NIFTY_CE_TOKEN = 51278  # the real NIFTY 21300 CE line of the NSEFO sample
+#: Synthetic neighbours of the real NIFTY 21300 CE: (strike, kind, token).
+NIFTY_NEIGHBOURS = [
+    (21200, "CE", 51276),
+    (21400, "CE", 51280),
+    (21500, "CE", 51282),
+    (21300, "PE", 51279),
 ]
 
 
-def instrument_rows(
-    rows: Iterable[dict[str, Any]] = SAMPLE_ROWS, *, broker: str = DEFAULT_BROKER, **changes: Any
-) -> list[SymbolToken]:
-    """Unsaved SymbolToken rows (``changes`` override every row's fields)."""
-    return [SymbolToken(broker=broker, **{**row, **changes}) for row in rows]
+def nifty_options(strikes: Iterable[tuple[int, str, int]], *, today: dt.date) -> list[str]:
+    """NSEFO lines of NIFTY options at the expiry of the real 21300 CE, moved like the rest."""
+    base = next(
+        line
+        for line in live_lines("NSEFO", today=today)
+        if line.split("|")[1] == str(NIFTY_CE_TOKEN)
+    )
+    return [option_line(base, strike=s, kind=k, token=t) for s, k, t in strikes]
 
 
-def option_chain(count: int, *, first_token: int = 700_000) -> list[dict[str, Any]]:
-    """``count`` NFO NIFTY options of the 27 Oct 2026 expiry (CE and PE), realistic fields."""
-    rows = []
-    for i in range(count):
-        strike = 15000 + 50 * (i // 2)
-        kind = "CE" if i % 2 == 0 else "PE"
-        rows.append(
-            {
-                **SAMPLE_ROWS[0],
-                "symbol": f"NIFTY27OCT26{strike}{kind}",
-                "brsymbol": f"NIFTY26OCT{strike}{kind}",
-                "token": first_token + i,
-                "strike": Decimal(strike),
-                "instrument_type": kind,
-            }
-        )
-    return rows
+def option_chain_lines(count: int, *, today: dt.date, first_token: int = 700_000) -> list[str]:
+    """``count`` NIFTY options (CE and PE alternately, strikes from 40000 by 50:
+    no sample line has them)."""
+    return nifty_options(
+        (
+            (40000 + 50 * (i // 2), "CE" if i % 2 == 0 else "PE", first_token + i)
+            for i in range(count)
+        ),
+        today=today,
+    )
+
+
+def _index_entries(segment: str) -> list[str]:
+    with (DATA_DIR / f"{segment}_INDEX.txt").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    return [f"{name.strip()}_{token.strip()}" for name, token in rows[1:] if name]
+
+
+def sample_master(
+    *,
+    today: dt.date,
+    extra: dict[str, Sequence[str]] | None = None,
+    segments: Sequence[str] = vocabulary.MASTER_SEGMENTS,
+    replace: dict[str, Callable[[str], str]] | None = None,
+):
+    """The parser's rows for the sample masters (and index lists) moved to ``today``.
+
+    ``extra`` adds lines per segment; ``replace`` rewrites each line of a segment.
+    """
+    parts = []
+    for segment in segments:
+        lines = live_lines(segment, today=today) + list((extra or {}).get(segment, ()))
+        if replace and segment in replace:
+            lines = [replace[segment](line) for line in lines]
+        parts.append(parse_master("\n".join(lines), segment=segment))
+        if segment in vocabulary.INDEX_SEGMENTS:
+            parts.append(parse_index_list(_index_entries(segment), segment=segment))
+    return merge_parsed(parts).rows
+
+
+def save_samples(*, broker: str = DEFAULT_BROKER, today: dt.date | None = None, **options: Any):
+    """Save the sample master through ``save_master_contract_to_db`` (replacing every row of
+    ``broker``); returns the save result. Options as :func:`sample_master`."""
+    rows = sample_master(today=today or vocabulary.today_ist(), **options)
+    return save_master_contract_to_db(rows, broker=broker, force=True)
+
+
+def stored(
+    symbol_or_token: str | int, exchange: str, *, broker: str = DEFAULT_BROKER
+) -> SymbolToken:
+    """The stored row of a symbol or token (to know what the sample lines became)."""
+    rows = SymbolToken.objects.filter(broker=broker, exchange=exchange)
+    if isinstance(symbol_or_token, int):
+        return rows.get(token=symbol_or_token)
+    return rows.get(symbol=symbol_or_token)
 
 
 @pytest.fixture
-def make_instruments() -> Callable[..., list[SymbolToken]]:
-    """Store rows directly (no sync) and start the broker's generation at 1."""
+def make_instruments() -> Callable[..., Any]:
+    """Save the sample master (plus the NIFTY neighbours) through the real write path."""
 
-    def make(
-        rows: Iterable[dict[str, Any]] = SAMPLE_ROWS,
-        *,
-        broker: str = DEFAULT_BROKER,
-        **changes: Any,
-    ) -> list[SymbolToken]:
-        created = SymbolToken.objects.bulk_create(instrument_rows(rows, broker=broker, **changes))
-        LookupGeneration.objects.get_or_create(broker=broker, defaults={"generation": 1})
-        return created
+    def make(*, broker: str = DEFAULT_BROKER, extra_nfo: Sequence[str] = (), **options: Any):
+        today = options.pop("today", None) or vocabulary.today_ist()
+        lines = [*nifty_options(NIFTY_NEIGHBOURS, today=today), *extra_nfo]
+        extra = {**options.pop("extra", {})}
+        extra["NSEFO"] = [*lines, *extra.get("NSEFO", ())]
+        return save_samples(broker=broker, today=today, extra=extra, **options)
 
     return make
-
-
-def simulate_sync(
-    rows: Iterable[dict[str, Any]],
-    *,
-    broker: str = DEFAULT_BROKER,
-    on_committed: Callable[[], None] | None = None,
-) -> int:
-    """Replace a broker's rows exactly as the sync contract does; return the new generation.
-
-    One transaction: lock and bump the LookupGeneration row, delete, insert, and register
-    ``publish_generation`` on commit (``on_committed`` runs on commit just before it).
-    """
-    with transaction.atomic():
-        LookupGeneration.objects.get_or_create(broker=broker)
-        generation = LookupGeneration.objects.select_for_update().get(broker=broker)
-        SymbolToken.objects.filter(broker=broker).delete()
-        SymbolToken.objects.bulk_create(instrument_rows(rows, broker=broker))
-        generation.generation += 1
-        generation.save()
-        new_generation = generation.generation
-        if on_committed is not None:
-            transaction.on_commit(on_committed)
-        transaction.on_commit(
-            lambda: lookups.publish_generation(broker=broker, generation=new_generation)
-        )
-    return new_generation
 
 
 class FakeClock:
@@ -246,7 +214,8 @@ def _fresh_lookups() -> Iterator[None]:
 def lookup_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """The lookups' monotonic clock, frozen until ``advance``d."""
     fake = FakeClock()
-    monkeypatch.setattr(lookups, "clock", fake)
+    monkeypatch.setattr(memory, "clock", fake)
+    monkeypatch.setattr(cache_outage, "clock", fake)
     return fake
 
 

@@ -8,6 +8,7 @@ DATABASE_URL points nowhere.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -230,3 +231,16 @@ def test_healthz_is_exempt_from_the_https_redirect(client, synced, settings):
     settings.SECURE_SSL_REDIRECT = True
     assert client.get(HEALTHZ).status_code == 200
     assert client.post("/api/v1/symbol", {}).status_code == 301
+
+
+def test_a_cache_outage_is_logged_once_however_many_checks(client, synced, private_redis, caplog):
+    caplog.set_level(logging.INFO, logger="jainam_prop.cache_outage")
+    with override_settings(CACHES=redis_cache_settings(private_redis.url)):
+        private_redis.stop()
+        assert [client.get(HEALTHZ).status_code for _ in range(5)] == [503] * 5
+        private_redis.start()
+        assert client.get(HEALTHZ).status_code == 200
+    outage = [r for r in caplog.records if r.name == "jainam_prop.cache_outage"]
+    assert [r.levelno for r in outage] == [logging.WARNING, logging.INFO]
+    assert "ConnectionError" in outage[0].getMessage()
+    assert "127.0.0.1" not in client.get(HEALTHZ).content.decode()

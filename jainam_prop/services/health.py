@@ -26,6 +26,7 @@ from django.core.cache import cache
 from django.db import DatabaseError
 from django.utils import timezone
 
+from jainam_prop import cache_outage
 from jainam_prop.models import SyncRun
 
 logger = logging.getLogger(__name__)
@@ -137,10 +138,15 @@ def _check_cache() -> tuple[str, str] | None:
     nonce = secrets.token_hex(8)
     key = HEALTH_CACHE_KEY_PREFIX + nonce
     try:
-        cache.set(key, nonce, timeout=HEALTH_CACHE_TTL_SECONDS)
-        answer = cache.get(key)
+        # Always tried (a probe must see the cache as it is now); an outage is logged once
+        # for every cache user by cache_outage.
+        cache_outage.checked(
+            "health check", cache.set, key, nonce, timeout=HEALTH_CACHE_TTL_SECONDS
+        )
+        answer = cache_outage.checked("health check", cache.get, key)
     except Exception as exc:  # any backend error means "the cache is unusable"
-        logger.warning("Health check: the cache did not answer: %s", exc)
+        if not isinstance(exc, cache_outage.CACHE_ERRORS):
+            logger.warning("Health check: the cache did not answer: %s", exc)
         return (
             f"error ({type(exc).__name__})",
             f"cache unavailable ({type(exc).__name__}): check REDIS_URL and that Redis is up",

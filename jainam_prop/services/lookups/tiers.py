@@ -1,0 +1,81 @@
+"""The one walk through the tiers: process memory, then the shared cache, then the database.
+
+Single, batch and reverse lookups all call :func:`walk`. Keys not in memory cost one cache
+round trip together; keys not in the cache cost one query together (per ``BATCH_SQL_CHUNK``)
+and are written back to the cache in one call; everything learned goes to memory. Answers are
+stored under the generation the walk started with: that generation was committed before it
+was known, so what the database returns is never older than it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import cache, db, generation, memory
+from .records import Entry, NotFound, decoded, encoded
+
+#: Which tier answered the last key that needed the slowest one (for log lines).
+MEMORY, CACHE, DATABASE = "memory", "cache", "database"
+Explain = Callable[[Any], tuple[str, ...]]
+
+
+def walk(
+    broker: str, direction: str, wanted: Sequence[Any], *, explain: Explain | None = None
+) -> tuple[memory.Snapshot, dict[Any, Entry], str]:
+    """Answers for ``wanted`` keys (``(symbol, exchange)`` or ``(exchange, token)``).
+
+    Returns the snapshot used, ``{key: record | Instrument | NotFound}`` for every key, and
+    the slowest tier used. ``explain(key)`` gives the suggestions of a key the database does
+    not have, before it is cached (single lookups); batches leave them for later (None).
+    """
+    snapshot = generation.snapshot(broker)
+    table = snapshot.table(direction)
+    found: dict[Any, Entry] = {}
+    pending = []
+    for key in wanted:
+        hit = table.get(key)
+        if hit is None:
+            pending.append(key)
+        else:
+            found[key] = hit
+    if not pending:
+        return snapshot, found, MEMORY
+
+    names = [cache.key(broker, snapshot.generation, direction, *key) for key in pending]
+    cached = cache.get_many(names)
+    learned: list[tuple[Any, Entry]] = []
+    unresolved: list[tuple[Any, str]] = []
+    if cached is None:
+        unresolved = list(zip(pending, names, strict=True))
+    else:
+        for key, name in zip(pending, names, strict=True):
+            value = cached.get(name)
+            if value is None:
+                unresolved.append((key, name))
+            else:
+                entry = decoded(value)
+                learned.append((key, entry))
+                found[key] = entry
+    tier = CACHE
+    if unresolved:
+        tier = DATABASE
+        rows = db.records(broker, direction, [key for key, _ in unresolved])
+        fill: dict[str, Any] = {}
+        for key, name in unresolved:
+            entry: Entry = rows.get(key) or NotFound(explain(key) if explain else None)
+            learned.append((key, entry))
+            found[key] = entry
+            fill[name] = encoded(entry)
+        if cached is not None:
+            cache.set_many(fill)
+    memory.remember(snapshot, direction, learned)
+    return snapshot, found, tier
+
+
+def replace(snapshot: memory.Snapshot, broker: str, direction: str, key: Any, entry: Entry) -> None:
+    """A better answer for one key (an Instrument built, suggestions computed): memory, and the
+    cache when the answer changed."""
+    memory.remember(snapshot, direction, [(key, entry)])
+    if entry.__class__ is NotFound:
+        cache.set_many({cache.key(broker, snapshot.generation, direction, *key): encoded(entry)})
