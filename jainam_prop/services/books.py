@@ -1,7 +1,7 @@
 """Dealer books in OpenAlgo's shape: orders, trades, positions, holdings and funds.
 
 XTS rows name instruments by (segment, token); OpenAlgo callers want symbols. Each book
-maps all its tokens with ONE batch lookup (``get_instrument_by_tokens``), never one lookup
+maps all its tokens with ONE batch lookup (``get_instruments_by_tokens``), never one lookup
 per row. A row whose token is not in our instruments is still returned, with ``symbol``
 null and ``symbol_known`` false: a book never drops an order or a position.
 
@@ -19,8 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
-from jainam_prop.services.lookups import Instrument
-from jainam_prop.services.token_batch import get_instrument_by_tokens
+from jainam_prop.services.lookups import Instrument, get_instruments_by_tokens
 from jainam_prop.vocabulary import EXCHANGE_BY_SEGMENT
 
 # XTS order-book OrderType (mixed case in books) -> OpenAlgo pricetype.
@@ -84,7 +83,7 @@ def symbols_for(rows: Iterable[dict[str, Any]]) -> Symbols:
     pairs = {key for row in rows if (key := instrument_key(row))}
     if not pairs:
         return Symbols(found={})
-    return Symbols(found=get_instrument_by_tokens(pairs, broker=settings.JAINAM_BROKER))
+    return Symbols(found=get_instruments_by_tokens(pairs, broker=settings.JAINAM_BROKER))
 
 
 def instrument_key(row: dict[str, Any]) -> tuple[int, str] | None:

@@ -184,7 +184,7 @@ def close_positions_api(*, client: InteractiveClient | None = None) -> list[LegR
     legs: list[LegResult] = []
     for position in open_positions:
         instrument = symbols.instrument(position.row)
-        freeze = getattr(instrument, "freeze_qty", None) if instrument else None
+        freeze = instrument.freeze_qty if instrument else None
         lot = instrument.lot_size if instrument else 1
         action = "SELL" if position.quantity > 0 else "BUY"
         for quantity in slices(abs(position.quantity), lot_size=lot, freeze_qty=freeze):
