@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -63,16 +66,30 @@ class XTSRejected(XTSError):
         *,
         code: str = "",
         http_status: int | None = None,
-        description: str = "",
+        description: str | None = None,
     ) -> None:
         self.code = code
         self.http_status = http_status
-        self.description = description
+        # The broker's own words, without our request line (method and URL): what a face may
+        # repeat to its user. The client's message reads "XTS rejected <where> (...): <text>".
+        self.description = description if description is not None else message.split("): ", 1)[-1]
         super().__init__(message)
 
 
 class XTSAuthError(XTSRejected):
     """XTS refused the session token or the key pair."""
+
+
+class OrderOutcomeUnknown(XTSTimeout):
+    """An order was sent but its answer was lost: it may or may not be live at the exchange.
+
+    Never report it as failed: check the order book for ``unique_id`` (its
+    ``orderUniqueIdentifier``) before placing it again.
+    """
+
+    def __init__(self, message: str, *, unique_id: str) -> None:
+        self.unique_id = unique_id
+        super().__init__(message)
 
 
 class XTSBadResponse(XTSError):
@@ -92,12 +109,104 @@ class SyncInProgress(SyncError):
 
 
 class OrderInvalid(ValueError):
-    """An order failed validation before anything was sent to the broker."""
+    """An order failed a check before anything was sent to the broker.
 
-    def __init__(self, *, field: str, rule: str) -> None:
+    ``reason`` is a stable key for logs and clients (``invalid_field``, ``lot_size``, ...);
+    ``field`` names the order field, ``rule`` says what it must be.
+    """
+
+    reason = "invalid_field"
+
+    def __init__(self, *, field: str, rule: str, reason: str | None = None) -> None:
         self.field = field
         self.rule = rule
+        if reason is not None:
+            self.reason = reason
         super().__init__(f"{field}: {rule}")
+
+
+class ContractExpired(OrderInvalid):
+    """The contract's expiry date is before today (Asia/Kolkata): the exchange refuses it.
+
+    ``alternatives`` are the live contracts of the same underlying nearest its expiry.
+    """
+
+    reason = "dead_contract"
+
+    def __init__(
+        self, *, symbol: str, exchange: str, expiry: date, alternatives: tuple[str, ...] = ()
+    ) -> None:
+        self.symbol = symbol
+        self.exchange = exchange
+        self.expiry = expiry
+        self.alternatives = tuple(alternatives)
+        super().__init__(
+            field="symbol",
+            rule=f"{symbol} on {exchange} expired on {expiry.isoformat()}: the exchange no "
+            "longer trades it",
+        )
+
+
+class NotWholeLots(OrderInvalid):
+    """An F&O quantity that is not a whole number of lots."""
+
+    reason = "lot_size"
+
+    def __init__(self, *, field: str, quantity: int, lot_size: int, symbol: str) -> None:
+        self.quantity = quantity
+        self.lot_size = lot_size
+        low = max(quantity - quantity % lot_size, lot_size)
+        self.nearest = (low, low + lot_size)
+        super().__init__(
+            field=field,
+            rule=f"must be a multiple of the lot size {lot_size} of {symbol} (got {quantity}; "
+            f"nearest: {' or '.join(str(q) for q in self.nearest)})",
+        )
+
+
+class OffTickPrice(OrderInvalid):
+    """A price that is not a whole multiple of the contract's tick size."""
+
+    reason = "tick_size"
+
+    def __init__(self, *, field: str, price: Decimal, tick_size: Decimal, symbol: str) -> None:
+        self.price = price
+        self.tick_size = tick_size
+        low = max((price // tick_size) * tick_size, tick_size)
+        self.nearest = (low, low + tick_size)
+        super().__init__(
+            field=field,
+            rule=f"must be a multiple of the tick size {_plain(tick_size)} of {symbol} (got "
+            f"{_plain(price)}; nearest: {' or '.join(_plain(p) for p in self.nearest)})",
+        )
+
+
+class OverFreezeLimit(OrderInvalid):
+    """A quantity at or above the exchange's freeze quantity (master ``FreezeQty``).
+
+    ``max_quantity`` is the largest legal quantity in one order (the biggest lot multiple
+    below ``freeze_qty``; 0 when not even one lot fits).
+    """
+
+    reason = "freeze_qty"
+
+    def __init__(
+        self, *, field: str, quantity: int, freeze_qty: int, max_quantity: int, symbol: str
+    ) -> None:
+        self.quantity = quantity
+        self.freeze_qty = freeze_qty
+        self.limit = freeze_qty - 1  # FreezeQty is the published limit plus one
+        self.max_quantity = max_quantity
+        super().__init__(
+            field=field,
+            rule=f"{quantity} is over the exchange's freeze limit of {self.limit} per order "
+            f"for {symbol}; the largest legal quantity in one order is {max_quantity}",
+        )
+
+
+def _plain(value: Decimal) -> str:
+    """A decimal without exponent or trailing zeros: 0.05, 101.5, 100."""
+    return format(value.normalize(), "f")
 
 
 class ApiKeyInvalid(PermissionError):
@@ -148,9 +257,10 @@ class OrderStateConflict(Exception):
         super().__init__(f"Order {order_id} is {state}: it cannot be {action}")
 
 
-class OutcomeUnknown(Exception):
-    """An order write reached the broker's door but its answer was lost, and the order book
-    does not (yet) show its effect: the order may be live. Never report this as a failure."""
+class OutcomeUnknown(OrderOutcomeUnknown):
+    """A place, modify or cancel whose answer was lost, and whose effect the order book does
+    not (yet) show: the order may be live. ``action`` names the write; ``order_id`` the order
+    a modify or cancel was for."""
 
     def __init__(
         self, *, action: str, identifier: str, order_id: str | None = None, cause: str = ""
@@ -160,6 +270,7 @@ class OutcomeUnknown(Exception):
         self.order_id = order_id
         self.cause = cause
         super().__init__(
-            f"outcome unknown: the {action} may have reached the exchange (identifier "
-            f"{identifier}{f', order {order_id}' if order_id else ''}): {cause}"
+            f"outcome unknown: the {action} may have reached the exchange (unique_id "
+            f"{identifier}{f', order {order_id}' if order_id else ''}): {cause}",
+            unique_id=identifier,
         )

@@ -89,6 +89,7 @@ def dealer_server() -> Iterator[XTSTestServer]:
         anchor=today_ist(),
         interactive_credentials=(INTERACTIVE_KEY, INTERACTIVE_SECRET),
     ) as server:
+        server.instrument("NSEFO", 0)  # the server indexes a master on first use: not timed
         yield server
 
 

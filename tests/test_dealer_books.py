@@ -160,19 +160,16 @@ def test_funds_from_the_balance():
 
 
 @pytest.mark.parametrize(
-    ("quantity", "lot", "freeze", "expected"),
+    ("quantity", "largest", "expected"),
     [
-        (1755, 65, 1801, [1755]),  # below the limit: one order
-        (1801, 1, 1801, [1800, 1]),  # at the limit: over it
-        (3900, 65, 1801, [1755, 1755, 390]),  # NIFTY: 27 lots per slice
-        (600, 30, 601, [600]),
-        (1200, 30, 601, [600, 600]),
-        (500, 25, None, [500]),  # no limit known
-        (500, 25, 0, [500]),  # 0 means no limit
+        (1755, 1755, [1755]),  # at the largest legal order: one order
+        (1801, 1800, [1800, 1]),
+        (3900, 1755, [1755, 1755, 390]),  # NIFTY: 27 lots per slice
+        (1200, 600, [600, 600]),
+        (500, None, [500]),  # no limit known
     ],
 )
-def test_slices_stay_below_the_freeze_limit(quantity, lot, freeze, expected):
-    parts = slices(quantity, lot_size=lot, freeze_qty=freeze)
+def test_slices_stay_within_the_largest_legal_order(quantity, largest, expected):
+    parts = slices(quantity, largest=largest)
     assert parts == expected
     assert sum(parts) == quantity
-    assert all(part % lot == 0 for part in parts[:-1])

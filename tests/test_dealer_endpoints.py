@@ -53,7 +53,7 @@ def test_modify_status_cancel_of_a_working_order(client, api_key, today_master, 
     order_id = place_one(client, api_key, limit_order(call, price="10"))
     (sent,) = interactive_calls(dealer_settings, "POST", "orders")
     assert sent.body["clientID"] == CLIENT_ID
-    assert len(sent.body["orderUniqueIdentifier"]) == 20
+    assert len(sent.body["orderUniqueIdentifier"]) == 16
 
     status, body = post(client, "orderstatus", api_key, orderid=order_id)
     assert status == 200
@@ -88,6 +88,7 @@ def test_modify_status_cancel_of_a_working_order(client, api_key, today_master, 
         "message": f"Order {order_id} is cancelled: it cannot be cancelled",
         "orderid": order_id,
         "order_status": "cancelled",
+        "reason": "order_state",
     }
     assert len(interactive_calls(dealer_settings, "DELETE", "orders")) == 1
 

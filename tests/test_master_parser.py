@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jainam_prop.master_parser import (
+    BSE_INDEX_SYMBOLS,
     EXCHANGE_BY_SEGMENT,
     EXCHANGES,
     FNO_EXCHANGES,
@@ -27,6 +29,7 @@ from jainam_prop.master_parser import (
     MAX_BRSYMBOL_LENGTH,
     MAX_NAME_LENGTH,
     MAX_SYMBOL_LENGTH,
+    NSE_INDEX_SYMBOLS,
     ROW_COLUMNS,
     SEGMENT_BY_EXCHANGE,
     SEGMENT_CODES,
@@ -195,6 +198,9 @@ def test_length_limits_mirror_the_symboltoken_columns():
     assert fields["brsymbol"].max_length == MAX_BRSYMBOL_LENGTH
     assert fields["strike"].decimal_places == 4
     assert fields["tick_size"].decimal_places == 6
+    assert fields["isin"].max_length == 12
+    for band in ("price_band_low", "price_band_high"):
+        assert (fields[band].max_digits, fields[band].decimal_places) == (14, 4)
 
 
 def test_instrument_columns_are_the_symboltoken_fields_a_line_fills():
@@ -1007,3 +1013,306 @@ def test_merged_random_parts_keep_every_line(picks, bump):
         if text:
             parts.append(parse_master(text, segment=picks[0].split("|")[0]))
     assert_accounted(merge_parsed(parts), one_part_per_source=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Instrument-record fields (freeze quantity, price band, multiplier, ISIN, underlying)
+
+
+def record_fields(parsed: ParsedMaster, *, exchange: str, symbol: str) -> dict:
+    """The record columns of the one row of (exchange, symbol), None for NA / NaN."""
+    found = parsed.rows[(parsed.rows["exchange"] == exchange) & (parsed.rows["symbol"] == symbol)]
+    assert len(found) == 1, f"{exchange}:{symbol} found {len(found)} times"
+    values = found.iloc[0][list(RECORD_COLUMNS)].to_dict()
+    return {key: None if pd.isna(value) else value for key, value in values.items()}
+
+
+def test_record_fields_of_nse_equity():
+    parsed = parse_master(sample("NSECM"), segment="NSECM")
+    assert record_fields(parsed, exchange="NSE", symbol="ANANTRAJ") == {
+        "freeze_qty": 110430,
+        "price_band_low": 724.15,
+        "price_band_high": 1086.15,
+        "multiplier": 1,
+        "isin": "INE242C01024",
+        "underlying_token": None,
+    }
+
+
+def test_record_fields_of_bse_equity_freeze_zero_is_no_limit():
+    parsed = parse_master(sample("BSECM"), segment="BSECM")
+    assert record_fields(parsed, exchange="BSE", symbol="TTKPRESTIG") == {
+        "freeze_qty": None,
+        "price_band_low": 638.65,
+        "price_band_high": 957.95,
+        "multiplier": 1,
+        "isin": "INE690A01028",
+        "underlying_token": None,
+    }
+    assert parsed.rows["freeze_qty"].isna().all()  # every BSECM sample line says 0
+
+
+def test_record_fields_of_stock_future_carry_the_underlying():
+    parsed = parse_master(sample("NSEFO"), segment="NSEFO")
+    assert record_fields(parsed, exchange="NFO", symbol="BEL25AUG26FUT") == {
+        "freeze_qty": 57001,
+        "price_band_low": 350.95,
+        "price_band_high": 428.85,
+        "multiplier": 1,
+        "isin": None,
+        "underlying_token": 1100100000383,  # UnderlyingInstrumentId as sent
+    }
+
+
+def test_record_fields_of_index_future_and_option():
+    parsed = parse_master(sample("NSEFO"), segment="NSEFO")
+    assert record_fields(parsed, exchange="NFO", symbol="NIFTY25AUG26FUT") == {
+        "freeze_qty": 1801,
+        "price_band_low": 21689.0,
+        "price_band_high": 26508.6,
+        "multiplier": 1,
+        "isin": None,
+        "underlying_token": None,  # -1 on index derivatives
+    }
+    assert record_fields(parsed, exchange="NFO", symbol="NIFTY27OCT2621300CE") == {
+        "freeze_qty": 1801,
+        "price_band_low": 2449.65,
+        "price_band_high": 3648.65,
+        "multiplier": 1,
+        "isin": None,
+        "underlying_token": None,
+    }
+
+
+def test_record_fields_of_bse_option():
+    parsed = parse_master(sample("BSEFO"), segment="BSEFO")
+    assert record_fields(parsed, exchange="BFO", symbol="SENSEX12JUL2478100PE") == {
+        "freeze_qty": 1000,
+        "price_band_low": 1189.05,
+        "price_band_high": 4593.25,
+        "multiplier": 1,
+        "isin": None,
+        "underlying_token": None,
+    }
+
+
+def test_record_fields_of_currency_and_mcx_contracts():
+    cds = parse_master(f"{CDS_FUTURE}\n{CDS_OPTION}", segment="NSECD")
+    assert record_fields(cds, exchange="CDS", symbol="USDINR27MAR25FUT")["multiplier"] == 1000
+    assert record_fields(cds, exchange="CDS", symbol="USDINR27MAR2586.25PE") == {
+        "freeze_qty": 10001,
+        "price_band_low": 0.0025,
+        "price_band_high": 1.5,
+        "multiplier": 1000,
+        "isin": None,
+        "underlying_token": None,
+    }
+    mcx = parse_master(f"{MCX_FUTURE}\n{MCX_OPTION}", segment="MCXFO")
+    assert (
+        record_fields(mcx, exchange="MCX", symbol="CRUDEOIL15MAY255500CE")["underlying_token"]
+        == 444137
+    )
+
+
+def test_record_fields_of_index_rows_are_empty():
+    parsed = parse_index_list(index_entries("NSECM"), segment="NSECM")
+    assert record_fields(parsed, exchange="NSE_INDEX", symbol="NIFTY") == {
+        "freeze_qty": None,
+        "price_band_low": None,
+        "price_band_high": None,
+        "multiplier": 1,
+        "isin": None,
+        "underlying_token": None,
+    }
+
+
+@pytest.mark.parametrize(
+    "value", ["0", "", "NaN", "-1", "1801.5", "abc", "99999999999999999999", " 1801"]
+)
+def test_garbage_freeze_quantity_is_no_limit(value):
+    fields = sample_line("NSEFO", 62).split("|")
+    fields[10] = value
+    parsed = parse_master("|".join(fields), segment="NSEFO")
+    assert record_fields(parsed, exchange="NFO", symbol="NIFTY25AUG26FUT")["freeze_qty"] is None
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [
+        ("NaN", "NaN"),
+        ("", ""),
+        ("NaN", "26508.6"),  # one bound unknown: neither is trusted
+        ("-1", "26508.6"),
+        ("21689", "1e20"),  # beyond the column (14 digits, 4 decimals)
+        ("26508.6", "21689"),  # crossed
+        ("abc", "26508.6"),
+    ],
+)
+def test_garbage_price_band_is_unknown(low, high):
+    fields = sample_line("NSEFO", 62).split("|")
+    fields[9], fields[8] = low, high
+    parsed = parse_master("|".join(fields), segment="NSEFO")
+    values = record_fields(parsed, exchange="NFO", symbol="NIFTY25AUG26FUT")
+    assert (values["price_band_low"], values["price_band_high"]) == (None, None)
+
+
+@pytest.mark.parametrize("value", ["0", "", "-1", "NaN", "1.5", "99999999999"])
+def test_garbage_multiplier_makes_a_malformed_line(value):
+    fields = sample_line("NSEFO", 62).split("|")
+    fields[13] = value
+    parsed = parse_master("|".join(fields), segment="NSEFO")
+    assert parsed.rows.empty
+    assert parsed.skipped["detail"].tolist() == [
+        f"multiplier {value!r} is not an integer in 1..2147483647"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "isin"),
+    [
+        ("", None),
+        ("0", None),
+        ("-1", None),
+        ("INE242C0102", None),
+        ("ine242c01024", "INE242C01024"),
+    ],
+)
+def test_isin_of_a_cash_line(value, isin):
+    fields = sample_line("NSECM", 6).split("|")
+    fields[15] = value
+    parsed = parse_master("|".join(fields), segment="NSECM")
+    assert record_fields(parsed, exchange="NSE", symbol="ANANTRAJ")["isin"] == isin
+
+
+@pytest.mark.parametrize(("value", "token"), [("-1", None), ("0", None), ("", None), ("x", None)])
+def test_garbage_underlying_is_none(value, token):
+    fields = sample_line("NSEFO", 1).split("|")
+    fields[14] = value
+    parsed = parse_master("|".join(fields), segment="NSEFO")
+    assert (
+        record_fields(parsed, exchange="NFO", symbol="BEL25AUG26FUT")["underlying_token"] is token
+    )
+
+
+@SETTINGS
+@given(data=st.data(), count=st.integers(min_value=1, max_value=8))
+def test_record_fields_always_fit_their_columns(data, count):
+    lines = []
+    for _ in range(count):
+        fields = data.draw(st.sampled_from(REAL_LINES)).split("|")
+        for position in (8, 9, 10, 13, 14, 15):
+            if position < len(fields) and data.draw(st.booleans()):
+                fields[position] = data.draw(FIELD_VALUES)
+        lines.append("|".join(fields))
+    segment = data.draw(st.sampled_from(MASTER_SEGMENTS))
+    rows = parse_master("\n".join(lines), segment=segment).rows
+    freeze = rows["freeze_qty"].dropna()
+    assert ((freeze > 0) & (freeze <= 2**63 - 1)).all()
+    for column in ("price_band_low", "price_band_high"):
+        band = rows[column].dropna()
+        assert ((band >= 0) & (band < 1e10)).all()
+    assert (rows["price_band_low"].isna() == rows["price_band_high"].isna()).all()
+    assert ((rows["multiplier"] >= 1) & (rows["multiplier"] <= 2**31 - 1)).all()
+    assert rows["isin"].dropna().str.fullmatch("[A-Z0-9]{12}").all()
+    assert (rows["underlying_token"].dropna() > 0).all()
+    assert rows.loc[rows["instrument_type"] != "EQ", "isin"].isna().all()
+    assert rows.loc[rows["instrument_type"] == "EQ", "underlying_token"].isna().all()
+
+
+# --------------------------------------------------------------------------------------------
+# Index names on the real index lists
+
+
+def test_bse_index_codes_get_openalgo_long_names():
+    parsed = parse_index_list(index_entries("BSECM"), segment="BSECM")
+    symbols = dict(zip(parsed.rows["brsymbol"], parsed.rows["symbol"], strict=True))
+    assert {code: symbols[code] for code in ("DOL30", "MIDCAP", "BSE IT", "OILGAS")} == {
+        "DOL30": "BSEDOLLEX30",
+        "MIDCAP": "BSEMIDCAP",
+        "BSE IT": "BSEINFORMATIONTECHNOLOGY",
+        "OILGAS": "BSEOIL&GAS",
+    }
+    assert record(parsed, exchange="BSE_INDEX", symbol="BSEOIL&GAS")["token"] == 26107
+    # every documented code in the real list maps to its long name ...
+    listed = {code: name for code, name in BSE_INDEX_SYMBOLS.items() if code in symbols}
+    assert len(listed) == 36  # all but FINSER appear in the sample list
+    assert {code: symbols[code] for code in listed} == listed
+    # ... and undocumented codes keep the clean-up rule
+    assert [symbols[code] for code in ("BSE100", "BSE500", "BSEIPO", "100", "SNSX60")] == [
+        "BSE100",
+        "BSE500",
+        "BSEIPO",
+        "100",
+        "SNSX60",
+    ]
+    assert len(parsed.rows) == 63  # no two codes collide
+
+
+def test_nse_index_names_on_the_real_list():
+    parsed = parse_index_list(index_entries("NSECM"), segment="NSECM")
+    symbols = dict(zip(parsed.rows["brsymbol"], parsed.rows["symbol"], strict=True))
+    assert {name: symbols[name] for name in NSE_INDEX_SYMBOLS} == NSE_INDEX_SYMBOLS
+    assert symbols["NIFTY IT"] == "NIFTYIT"
+    assert symbols["NIFTY 100"] == "NIFTY100"
+    assert all(symbol == symbol.upper() and " " not in symbol for symbol in symbols.values())
+    assert len(parsed.rows) == 114
+
+
+# --------------------------------------------------------------------------------------------
+# Dead contracts (``today``)
+
+
+def test_contracts_expired_before_today_are_skipped():
+    text = sample("NSEFO")
+    everything = parse_master(text, segment="NSEFO")
+    today = date(2026, 8, 26)  # the day after the sample's nearest expiry (2026-08-25)
+    parsed = parse_master(text, segment="NSEFO", today=today)
+    expired = everything.rows["expiry"] < pd.Timestamp(today)
+    assert expired.sum() > 0
+    assert parsed.rows["symbol"].tolist() == everything.rows.loc[~expired, "symbol"].tolist()
+    assert parsed.skipped_by_source() == {"NSEFO": {"expired": int(expired.sum())}}
+    first = parsed.skipped.iloc[0]
+    assert first["reason"] == SkipReason.EXPIRED
+    assert first["line"] == sample_line("NSEFO", int(first["line_no"]))
+    assert first["detail"] == "expired contract (expiry 2026-08-25, before 2026-08-26)"
+    assert_accounted(parsed)
+
+
+def test_a_contract_is_live_on_its_expiry_day_and_without_today():
+    text = sample("NSEFO")
+    on_expiry_day = parse_master(text, segment="NSEFO", today=date(2026, 8, 25))
+    assert on_expiry_day.skipped.empty
+    assert parse_master(text, segment="NSEFO").skipped.empty
+    later = parse_master(text, segment="NSEFO", today=date(2040, 1, 1))
+    assert later.rows.empty  # even the test contracts of 2036 are dead by then
+
+
+def test_cash_and_index_rows_never_expire():
+    today = date(2099, 1, 1)
+    assert parse_master(sample("NSECM"), segment="NSECM", today=today).skipped.empty
+    bse = parse_master(sample("BSEFO"), segment="BSEFO", today=today)
+    assert set(reasons(bse)) == {SkipReason.EXPIRED}
+
+
+def test_a_malformed_expired_line_is_malformed():
+    fields = sample_line("NSEFO", 1).split("|")
+    fields[12] = "0"  # lot size
+    parsed = parse_master("|".join(fields), segment="NSEFO", today=date(2030, 1, 1))
+    assert reasons(parsed) == [SkipReason.MALFORMED_LINE]
+
+
+@SETTINGS
+@given(
+    picks=st.lists(st.sampled_from(REAL_LINES), min_size=1, max_size=20),
+    today=st.dates(min_value=date(2024, 1, 1), max_value=date(2037, 1, 1)),
+)
+def test_today_only_moves_dead_contracts_to_expired(picks, today):
+    segment = picks[0].split("|")[0]
+    text = "\n".join(picks)
+    everything = parse_master(text, segment=segment)
+    parsed = parse_master(text, segment=segment, today=today)
+    assert_accounted(parsed)
+    assert (parsed.rows["expiry"].dropna() >= pd.Timestamp(today)).all()
+    still_there = set(parsed.rows["symbol"])
+    dead = everything.rows["expiry"] < pd.Timestamp(today)
+    assert still_there == set(everything.rows.loc[~dead, "symbol"])

@@ -7,15 +7,18 @@ NSEFO sample lines, parsed and saved by the sync service.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from decimal import Decimal
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import override_settings
 
 from jainam_prop.errors import (
     MissingSetting,
     OrderInvalid,
+    OrderOutcomeUnknown,
     SymbolNotFound,
     XTSAuthError,
     XTSBadResponse,
@@ -27,14 +30,18 @@ from jainam_prop.services import place_order_api
 from jainam_prop.services.orders import (
     ORDER_TYPE_BY_PRICETYPE,
     OpenAlgoOrder,
+    new_unique_id,
     parse_order,
+    split_order_api,
     to_xts_order,
 )
+from jainam_prop.services.orders.split import slice_quantities
 from jainam_prop.xts.interactive import InteractiveClient, interactive_client_from_settings
 from tests.fixtures_orders import (
     BEL_FUT,
     CLIENT_ID,
     ICICIGI_CE,
+    NIFTY_FUT,
     ORDERS,
     SESSION,
     order_posts,
@@ -73,7 +80,7 @@ def test_pricetype_maps_to_order_type_and_prices(
     pricetype, price, trigger_price, order_type, limit_price, stop_price
 ):
     parsed = parse_order(order(pricetype=pricetype, price=price, trigger_price=trigger_price))
-    xts = to_xts_order(parsed, token=58130, client_id="DLR1")
+    xts = to_xts_order(parsed, token=58130, client_id="DLR1", unique_id="jp00")
 
     assert xts["orderType"] == order_type
     assert xts["limitPrice"] == limit_price
@@ -101,7 +108,7 @@ def test_full_xts_order():
             strategy=" momentum ",
         )
     )
-    assert to_xts_order(parsed, token=58130, client_id="DLR1") == {
+    assert to_xts_order(parsed, token=58130, client_id="DLR1", unique_id="jp00") == {
         "exchangeSegment": "NSEFO",
         "exchangeInstrumentID": 58130,
         "productType": "MIS",
@@ -112,7 +119,7 @@ def test_full_xts_order():
         "orderQuantity": 2850,
         "limitPrice": 401.35,
         "stopPrice": 0.0,
-        "orderUniqueIdentifier": "momentum",
+        "orderUniqueIdentifier": "jp00",
         "clientID": "DLR1",
     }
 
@@ -125,13 +132,13 @@ def test_full_xts_order():
 def test_exchange_maps_to_segment(exchange, segment):
     product = "MIS"
     parsed = parse_order(order(exchange=exchange, product=product))
-    assert to_xts_order(parsed, token=1, client_id="C")["exchangeSegment"] == segment
+    assert to_xts_order(parsed, token=1, client_id="C", unique_id="u")["exchangeSegment"] == segment
 
 
 @pytest.mark.parametrize("product", ["CNC", "NRML", "MIS"])
 def test_product_maps_to_product_type(product):
     parsed = parse_order(order(exchange="NSE", product=product))
-    assert to_xts_order(parsed, token=1, client_id="C")["productType"] == product
+    assert to_xts_order(parsed, token=1, client_id="C", unique_id="u")["productType"] == product
 
 
 def test_defaults_follow_openalgo():
@@ -245,6 +252,8 @@ def test_end_to_end_sync_then_place(synced_nsefo, broker_settings, xts_orders_se
     posts = order_posts(xts_orders_server)
     assert len(posts) == 1
     received = posts[0].body
+    unique_id = received.pop("orderUniqueIdentifier")
+    assert re.fullmatch(r"jp[0-9a-f]{14}", unique_id)
     assert received == {
         "exchangeSegment": "NSEFO",
         "exchangeInstrumentID": ICICIGI_CE.token,
@@ -256,7 +265,6 @@ def test_end_to_end_sync_then_place(synced_nsefo, broker_settings, xts_orders_se
         "orderQuantity": 2 * ICICIGI_CE.lot_size,
         "limitPrice": 12.5,
         "stopPrice": 12.75,
-        "orderUniqueIdentifier": "iron-fly",
         "clientID": CLIENT_ID,
     }
     assert order_id == str(xts_orders_server.placed_orders[0]["AppOrderID"])
@@ -374,14 +382,14 @@ def test_broker_down(synced_nsefo, broker_settings, settings, closed_port_url):
 
 
 @pytest.mark.django_db
-def test_broker_timeout_on_an_order_is_not_retried(
+def test_broker_timeout_on_an_order_is_reconciled_not_retried(
     synced_nsefo, broker_settings, xts_orders_server, settings
 ):
     settings.JAINAM_HTTP_READ_TIMEOUT = 0.3
     place_order_api(order())  # log in first, at full speed
     xts_orders_server.inject_fault("slow", endpoint=ORDERS, times=1, delay=2.0)
-    with pytest.raises(XTSTimeout):
-        place_order_api(order())
+    order_id = place_order_api(order())  # the answer was lost; the order book has it
+    assert order_id == str(xts_orders_server.orders.orders()[-1].app_order_id)
     assert len(order_posts(xts_orders_server)) == 2
 
 
@@ -550,3 +558,90 @@ def test_secrets_never_reach_logs_or_errors(
     text = caplog.text + "\n".join(errors)
     for secret in secrets:
         assert secret not in text
+
+
+# --- split orders: slices in order, stopped by the first failure -----------------------------
+
+
+class FaultAfterFirstOrder(InteractiveClient):
+    """A real client that, once its first order is answered, has the broker misbehave."""
+
+    def __init__(self, server, fault: str, **fault_options) -> None:
+        super().__init__(
+            root=django_settings.JAINAM_INTERACTIVE_URL,
+            api_key=django_settings.JAINAM_INTERACTIVE_API_KEY,
+            api_secret=django_settings.JAINAM_INTERACTIVE_API_SECRET,
+        )
+        self.server, self.fault, self.fault_options = server, fault, fault_options
+        self.sent = 0
+
+    def place_order(self, xts_order):
+        answer = super().place_order(xts_order)
+        self.sent += 1
+        if self.sent == 1:
+            self.server.inject_fault(self.fault, endpoint=ORDERS, times=1, **self.fault_options)
+        return answer
+
+
+def nifty_split(**fields) -> dict:
+    return order(symbol=NIFTY_FUT.symbol, quantity=65 * 100, splitsize=1755, **fields)
+
+
+@pytest.mark.django_db
+def test_a_rejection_mid_way_says_which_slices_are_live(
+    synced_nsefo, broker_settings, xts_orders_server
+):
+    client = FaultAfterFirstOrder(xts_orders_server, "reject_order")
+    try:
+        result = split_order_api(nifty_split(), client=client)
+    finally:
+        client.close()
+
+    assert [s.quantity for s in result.slices] == [1755, 1755, 1755, 1235]
+    assert [s.status for s in result.slices] == ["success", "error", "not_sent", "not_sent"]
+    assert [s.orderid for s in result.live] == [
+        str(xts_orders_server.placed_orders[0]["AppOrderID"])
+    ]
+    assert result.failed is result.slices[1]
+    assert isinstance(result.failed.error, XTSRejected)
+    posts = order_posts(xts_orders_server)
+    assert len(posts) == 2  # nothing after the rejected slice
+    assert [p.body["orderUniqueIdentifier"] for p in posts] == [
+        s.unique_id for s in result.slices[:2]
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("fault", "options"), [("slow", {"delay": 2.0}), ("drop", {})])
+def test_a_lost_answer_mid_way_is_unknown_never_failed_and_never_resent(
+    synced_nsefo, broker_settings, xts_orders_server, settings, fault, options
+):
+    settings.JAINAM_HTTP_READ_TIMEOUT = 0.3
+    client = FaultAfterFirstOrder(xts_orders_server, fault, **options)
+    try:
+        result = split_order_api(nifty_split(), client=client)
+    finally:
+        client.close()
+
+    if fault == "slow":  # processed: the order book settles the lost answer
+        assert [s.status for s in result.slices] == ["success"] * 4
+        assert len(order_posts(xts_orders_server)) == 4
+        return
+    assert [s.status for s in result.slices] == ["success", "unknown", "not_sent", "not_sent"]
+    assert isinstance(result.slices[1].error, OrderOutcomeUnknown)
+    assert result.slices[1].error.unique_id == result.slices[1].unique_id
+    assert len(order_posts(xts_orders_server)) == 2
+
+
+@pytest.mark.parametrize(
+    ("total", "size", "slices"),
+    [(105, 20, [20, 20, 20, 20, 20, 5]), (100, 20, [20] * 5), (5, 20, [5]), (1, 1, [1])],
+)
+def test_slice_quantities_follow_openalgo(total, size, slices):
+    assert slice_quantities(total=total, split_size=size) == slices
+
+
+def test_unique_identifiers_are_short_and_distinct():
+    identifiers = {new_unique_id() for _ in range(1000)}
+    assert len(identifiers) == 1000
+    assert all(re.fullmatch(r"jp[0-9a-f]{14}", i) for i in identifiers)

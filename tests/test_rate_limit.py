@@ -1,4 +1,4 @@
-"""Per-API-key order rate limit in the shared cache."""
+"""Per-API-key budgets (orders, lookups) in the shared cache."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from jainam_prop.errors import RateLimited
-from jainam_prop.services.rate_limit import Rate, check_order_rate, parse_rate
+from jainam_prop.services.rate_limit import (
+    Rate,
+    check_lookup_rate,
+    check_order_rate,
+    parse_rate,
+)
 
 
 @pytest.mark.parametrize(
@@ -44,6 +49,24 @@ def test_counts_per_key_and_refuses_over_the_rate():
         check_order_rate(api_key_id=1)
     assert excinfo.value.retry_after == 3600
     check_order_rate(api_key_id=2)  # another key has its own window
+
+
+@override_settings(JAINAM_ORDER_RATE_LIMIT="2 per hour", JAINAM_LOOKUP_RATE_LIMIT="3 per hour")
+def test_the_two_budgets_are_counted_apart():
+    for _ in range(2):
+        check_order_rate(api_key_id=1)
+    for _ in range(3):
+        check_lookup_rate(api_key_id=1)
+    with pytest.raises(RateLimited, match="JAINAM_ORDER_RATE_LIMIT"):
+        check_order_rate(api_key_id=1)
+    with pytest.raises(RateLimited, match="JAINAM_LOOKUP_RATE_LIMIT"):
+        check_lookup_rate(api_key_id=1)
+
+
+@override_settings(JAINAM_LOOKUP_RATE_LIMIT="every second")
+def test_a_bad_lookup_rate_names_its_variable():
+    with pytest.raises(ImproperlyConfigured, match="JAINAM_LOOKUP_RATE_LIMIT"):
+        check_lookup_rate(api_key_id=1)
 
 
 @override_settings(JAINAM_ORDER_RATE_LIMIT="50 per hour")

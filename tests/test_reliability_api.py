@@ -10,19 +10,40 @@ row counts after each request.
 
 from __future__ import annotations
 
+import http.client
 import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from django.contrib.auth.models import User
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from jainam_prop.models import ApiKey, LookupGeneration, SymbolToken, SyncRun
-from jainam_prop.views import MAX_BODY_BYTES
-from tests.fixtures_orders import BEL_FUT, ICICIGI_CE, order_posts, session_logins
+from jainam_prop.views.api import MAX_BODY_BYTES
+from tests.fixtures_lookups import child_database_url
+from tests.fixtures_orders import (
+    BEL_FUT,
+    CLIENT_ID,
+    ICICIGI_CE,
+    INTERACTIVE_KEY,
+    INTERACTIVE_SECRET,
+    free_port,
+    order_posts,
+    session_logins,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -164,21 +185,25 @@ def test_hostile_search_matches_literally(client, api_key, unchanged, text):
 
 
 def test_like_wildcards_do_not_widen_a_real_prefix(client, api_key, unchanged):
-    exact = post(client, SEARCH, {"apikey": api_key, "query": "BEL25"}).json()["data"]
-    wild = post(client, SEARCH, {"apikey": api_key, "query": "BEL_5"}).json()["data"]
+    prefix = BEL_FUT.symbol[:5]  # BEL + the expiry's day, e.g. BEL04
+    exact = post(client, SEARCH, {"apikey": api_key, "query": prefix}).json()["data"]
+    wild = post(client, SEARCH, {"apikey": api_key, "query": f"BEL_{prefix[4]}"}).json()["data"]
     assert BEL_FUT.symbol in [item["symbol"] for item in exact]
     assert wild == []
 
 
 @pytest.mark.parametrize("text", [*HOSTILE_TEXT[:8], "निफ्टी", "🚀"])
-def test_hostile_strategy_reaches_the_broker_verbatim(client, api_key, world, text):
-    """Strategy is free text: it is sent as data (JSON), byte for byte, never interpreted."""
+def test_hostile_strategy_is_logged_not_sent(client, api_key, world, text, caplog):
+    """Strategy is free text: logged with the order (repr), never interpreted, and not the
+    order's identifier at the broker (each order gets its own short one)."""
+    caplog.set_level(logging.INFO, logger="jainam_prop")
     before = row_counts()
     response = post(client, PLACE, order(api_key, strategy=text))
 
     assert response.status_code == 200, response.content
     [sent] = order_posts(world)
-    assert sent.body["orderUniqueIdentifier"] == text
+    assert re.fullmatch(r"jp[0-9a-f]{14}", sent.body["orderUniqueIdentifier"])
+    assert repr(text) in caplog.text
     assert sent.body["exchangeInstrumentID"] == BEL_FUT.token
     assert row_counts() == before
 
@@ -426,3 +451,124 @@ def test_random_bytes_are_400(probe, raw):
         assert response.status_code == 401, (raw, response.content)
     assert response.json()["status"] == "error"
     assert order_posts(_Probe.server) == []
+
+
+# --- over real HTTP: chunked bodies, and the API key in no access log ------------------------
+
+
+@dataclass
+class Gunicorn:
+    url: str
+    host: str
+    port: int
+    log: Path
+    access_log: Path
+
+
+@pytest.fixture
+def gunicorn_server(transactional_db, xts_orders_server, tmp_path) -> Iterator[Gunicorn]:
+    """``gunicorn config.wsgi`` (one sync worker) on a free loopback port, with an access log."""
+    port = free_port()
+    log, access_log = tmp_path / "gunicorn.log", tmp_path / "access.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": child_database_url(),
+        "DJANGO_SECRET_KEY": "chunked-test-" + "k" * 50,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "JAINAM_INTERACTIVE_URL": xts_orders_server.interactive_url,
+        "JAINAM_INTERACTIVE_API_KEY": INTERACTIVE_KEY,
+        "JAINAM_INTERACTIVE_API_SECRET": INTERACTIVE_SECRET,
+        "JAINAM_CLIENT_ID": CLIENT_ID,
+        "JAINAM_ORDER_RATE_LIMIT": "0",
+    }
+    env.pop("DJANGO_DEBUG", None)
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", "1", "-b",
+             f"127.0.0.1:{port}", "--access-logfile", str(access_log)],
+            cwd=Path(__file__).resolve().parent.parent, env=env, stdout=sink,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text(errors="replace")
+            try:
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "gunicorn did not start within 60 s"
+                time.sleep(0.1)
+        yield Gunicorn(f"http://127.0.0.1:{port}", "127.0.0.1", port, log, access_log)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def chunked_post(
+    server: Gunicorn, path: str, body: bytes, *, pieces: int = 3, headers: dict | None = None
+) -> tuple[int, dict[str, Any], str]:
+    """POST ``body`` in ``pieces`` chunks (Transfer-Encoding: chunked, no Content-Length)."""
+    size = -(-len(body) // pieces)
+    chunks = [body[i : i + size] for i in range(0, len(body), size)]
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        connection.request(
+            "POST",
+            path,
+            body=iter(chunks),
+            headers={"Content-Type": "application/json", **(headers or {})},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        raw = response.read()
+        return response.status, json.loads(raw), response.getheader("Transfer-Encoding") or ""
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chunked_bodies_are_read_over_real_http(
+    gunicorn_server, api_key, synced_nsefo, xts_orders_server
+):
+    place = json.dumps(order(api_key)).encode()
+    status, answer, _ = chunked_post(gunicorn_server, PLACE, place)
+    assert (status, answer["status"]) == (200, "success"), answer
+    [sent] = order_posts(xts_orders_server)
+    assert str(sent.body["exchangeInstrumentID"]) == str(BEL_FUT.token)
+
+    lookup = json.dumps({"symbol": BEL_FUT.symbol, "exchange": "NFO"}).encode()
+    status, answer, _ = chunked_post(
+        gunicorn_server, SYMBOL, lookup, headers={"X-API-KEY": api_key}
+    )
+    assert (status, answer["data"]["token"]) == (200, str(BEL_FUT.token))
+
+    too_big = json.dumps(order(api_key, strategy="x" * MAX_BODY_BYTES)).encode()
+    status, answer, _ = chunked_post(gunicorn_server, PLACE, too_big, pieces=8)
+    assert status == 413
+    status, answer, _ = chunked_post(gunicorn_server, PLACE, b'{"apikey": ')
+    assert (status, answer["reason"]) == (400, "bad_json")
+    assert len(order_posts(xts_orders_server)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_key_is_in_no_access_log_line(gunicorn_server, api_key, synced_nsefo):
+    url = gunicorn_server.url
+    answers = [
+        requests.post(f"{url}{PLACE}", json=order(api_key), timeout=30),
+        requests.post(f"{url}{SYMBOL}", json={"symbol": BEL_FUT.symbol, "exchange": "NFO"},
+                      headers={"X-API-KEY": api_key}, timeout=30),
+        requests.post(f"{url}{SEARCH}", json={"apikey": api_key, "query": "BEL"}, timeout=30),
+        requests.post(f"{url}{PLACE}", json=order(api_key + "0"), timeout=30),
+    ]  # fmt: skip
+    assert [a.status_code for a in answers] == [200, 200, 200, 401]
+    deadline = time.monotonic() + 10  # gunicorn writes each access line after its answer
+    while (access := gunicorn_server.access_log.read_text()).count("POST /api/v1/") < 4:
+        assert time.monotonic() < deadline, access
+        time.sleep(0.05)
+    assert api_key not in access
+    assert api_key not in gunicorn_server.log.read_text()

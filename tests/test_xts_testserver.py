@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -647,14 +648,24 @@ def test_full_dataset_carries_the_real_world_oddities(full_masters):
     strikes = {f[17] for f in nsefo if f[2] == "2"}
     nifty_expiries = {f[16] for f in nsefo if f[3] == "NIFTY" and f[2] == "2"}
     assert {"92.5", "272.5"} <= strikes
-    assert "NIFTY26DEC26000CE" in descriptions  # monthly
-    assert "NIFTY26D0126000CE" in descriptions  # weekly
+    # broker Descriptions: monthly NIFTY{YY}{MON}{STRIKE}CE, weekly NIFTY{YY}{M}{DD}{STRIKE}CE
+    # (M = 1-9, O, N, D), dates relative to today
+    assert any(re.fullmatch(r"NIFTY[0-9]{2}[A-Z]{3}26000CE", d) for d in descriptions)
+    assert any(re.fullmatch(r"NIFTY[0-9]{2}[1-9OND][0-9]{2}26000CE", d) for d in descriptions)
     assert len(nifty_expiries) >= 15
-    assert any(f[4] == "NIFTY26DEC26000CE" and f[19] == "NIFTY 29DEC2026 CE 26000" for f in nsefo)
+    today = generator.today_ist()
+    assert min(nifty_expiries)[:10] >= today.isoformat()
+    monthly = [f for f in nsefo if re.fullmatch(r"NIFTY[0-9]{2}[A-Z]{3}26000CE", f[4])]
+    assert all(
+        f[19] == f"NIFTY {date.fromisoformat(f[16][:10]):%d}{f[4][7:10]}"
+        f"{date.fromisoformat(f[16][:10]).year} CE 26000"
+        for f in monthly
+    )
     assert {f[3] for f in nsefo if f[5] == "FUTSTK"} >= {"BAJAJ-AUTO", "GVT&D", "M&M"}
     assert len({f[3] for f in nsefo if f[5] == "FUTSTK"}) >= 180
     assert all(f[16].endswith("T14:30:00") for f in nsefo)
-    assert {f[3] for f in nsefo if f[16].startswith("2036")} >= {"041NSETEST"}
+    ten_years_out = str(generator.today_ist().year + 10)
+    assert {f[3] for f in nsefo if f[16].startswith(ten_years_out)} >= {"041NSETEST"}
 
     bsefo = rows("BSEFO")
     assert {f[3] for f in bsefo} == {"SENSEX", "BANKEX", "SENSEX50"}

@@ -2,6 +2,10 @@
 
     python -m xts_testserver --dataset full --host 127.0.0.1 --port 0 [--variant N] [--url-file F]
 
+Datasets: ``samples`` (real lines as copied), ``samples-live`` (the same with live expiries),
+``full`` (generated, relative to today in Asia/Kolkata or ``--anchor``) and ``full-expired``
+(``full`` plus contracts that expired before the anchor, for a sync to skip).
+
 Prints ``market_url=...``, ``interactive_url=...`` and ``control_url=...`` lines on stdout once it
 is listening (and writes the same lines to ``--url-file``), then serves until SIGTERM or SIGINT.
 """
@@ -38,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
         "--anchor",
         type=date.fromisoformat,
         default=generator.ANCHOR,
-        help="trading day the full dataset's expiries are relative to (ISO date)",
+        help="trading day the full and samples-live expiries are relative to (ISO date;"
+        " default: today in Asia/Kolkata)",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")

@@ -3,9 +3,16 @@
 - ``samples``: the real master lines copied in ``tests/data/<SEGMENT>.txt`` (served verbatim) and
   the index lists ``tests/data/NSECM_INDEX.txt`` / ``BSECM_INDEX.txt`` (CSV ``Name,InstrumentId``)
   turned into ``NAME_TOKEN`` entries.
-- ``full``: the deterministic generated master of ``generator.py`` (about 160,000 instruments).
+- ``samples-live``: the same real lines with every ContractExpiration moved by one whole number
+  of weeks per segment (weekday and time kept) so that the earliest lands in the week starting
+  on the anchor (today in Asia/Kolkata by default): every sample contract is live. Only the
+  expiry moves; Description and DisplayName keep their original dates.
+- ``full``: the deterministic generated master of ``generator.py`` (about 160,000 instruments),
+  relative to the anchor.
+- ``full-expired``: ``full`` plus ``EXPIRED_LINES`` contracts per F&O segment that expired before
+  the anchor (``generator.expired_lines``), so that a sync can be seen skipping dead lines.
 
-Both accept a ``variant``: 0 is the dataset itself; N > 0 changes a few tokens (see
+All accept a ``variant``: 0 is the dataset itself; N > 0 changes a few tokens (see
 ``generator.vary_tokens``) so tests can see "a symbol's token changed".
 """
 
@@ -13,12 +20,15 @@ from __future__ import annotations
 
 import csv
 import functools
-from datetime import date
+import math
+from datetime import date, timedelta
 from pathlib import Path
 
 from xts_testserver import generator
 
-DATASETS = ("samples", "full")
+DATASETS = ("samples", "samples-live", "full", "full-expired")
+#: Dead contracts per F&O segment in the ``full-expired`` dataset.
+EXPIRED_LINES = 250
 SEGMENTS = generator.SEGMENTS
 INDEX_SEGMENTS = {1: "NSECM", 11: "BSECM"}
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -39,8 +49,64 @@ def _sample_text(path: Path) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _sample_variant(path: Path, segment: str, variant: int) -> tuple[str, dict[int, int]]:
-    return generator.vary_tokens(_sample_text(path), variant=variant, key=f"samples|{segment}")
+def _sample_variant(
+    path: Path, segment: str, variant: int, live_on: date | None = None
+) -> tuple[str, dict[int, int]]:
+    text = _sample_text(path)
+    if live_on is not None:
+        text = shift_expiries(text, weeks=weeks_to_live(text, today=live_on))
+    return generator.vary_tokens(text, variant=variant, key=f"samples|{segment}")
+
+
+# ContractExpiration is field 17 (index 16) of futures (1), options (2) and spreads (4).
+_DATED_TYPES = frozenset({"1", "2", "4"})
+_EXPIRY_FIELD = 16
+
+
+def _dated_fields(line: str) -> list[str] | None:
+    """The fields of a dated line with an ISO ContractExpiration, else None."""
+    fields = line.split("|")
+    if len(fields) > _EXPIRY_FIELD and fields[2] in _DATED_TYPES:
+        try:
+            date.fromisoformat(fields[_EXPIRY_FIELD][:10])
+        except ValueError:
+            return None
+        return fields
+    return None
+
+
+def earliest_expiry(text: str) -> date | None:
+    """The earliest ContractExpiration date in a master text (None: no dated lines)."""
+    days = [
+        date.fromisoformat(fields[_EXPIRY_FIELD][:10])
+        for line in text.split("\n")
+        if (fields := _dated_fields(line)) is not None
+    ]
+    return min(days, default=None)
+
+
+def weeks_to_live(text: str, *, today: date) -> int:
+    """Whole weeks (maybe negative) that bring the earliest expiry into [today, today + 6]."""
+    earliest = earliest_expiry(text)
+    if earliest is None:
+        return 0
+    return math.ceil((today - earliest).days / 7)
+
+
+def shift_expiries(text: str, *, weeks: int) -> str:
+    """``text`` with every ContractExpiration moved by ``weeks`` weeks (time of day kept)."""
+    if weeks == 0:
+        return text
+    out = []
+    for line in text.split("\n"):
+        fields = _dated_fields(line)
+        if fields is not None:
+            old = fields[_EXPIRY_FIELD]
+            moved = date.fromisoformat(old[:10]) + timedelta(weeks=weeks)
+            fields[_EXPIRY_FIELD] = moved.isoformat() + old[10:]
+            line = "|".join(fields)
+        out.append(line)
+    return "\n".join(out)
 
 
 def master_text(
@@ -48,16 +114,28 @@ def master_text(
     segment: str,
     *,
     variant: int = 0,
-    anchor: date = generator.ANCHOR,
+    anchor: date | None = generator.ANCHOR,
     data_dir: Path = DEFAULT_DATA_DIR,
+    expired_lines: int = 0,
 ) -> str:
-    """The ``result`` string of ``instruments/master`` for one segment."""
+    """The ``result`` string of ``instruments/master`` for one segment.
+
+    ``anchor`` None: today in Asia/Kolkata. ``expired_lines`` adds dead contracts to a ``full``
+    master (``full-expired`` has ``EXPIRED_LINES`` of them unless told otherwise).
+    """
     check_dataset(dataset)
     if segment not in SEGMENTS:
         raise ValueError(f"Unknown XTS segment {segment!r}; valid: {', '.join(SEGMENTS)}")
-    if dataset == "full":
-        return generator.generate_master(segment, anchor=anchor, variant=variant)
-    return _sample_variant(Path(data_dir) / f"{segment}.txt", segment, variant)[0]
+    if dataset.startswith("full"):
+        return generator.generate_master(
+            segment,
+            anchor=anchor,
+            variant=variant,
+            expired_lines=_expired(dataset, expired_lines),
+        )
+    return _sample_variant(
+        Path(data_dir) / f"{segment}.txt", segment, variant, _live_on(dataset, anchor)
+    )[0]
 
 
 def token_changes(
@@ -65,14 +143,31 @@ def token_changes(
     segment: str,
     *,
     variant: int,
-    anchor: date = generator.ANCHOR,
+    anchor: date | None = generator.ANCHOR,
     data_dir: Path = DEFAULT_DATA_DIR,
+    expired_lines: int = 0,
 ) -> dict[int, int]:
     """{old token: new token} that ``variant`` applies to ``segment`` (empty for variant 0)."""
     check_dataset(dataset)
-    if dataset == "full":
-        return generator.token_changes(segment, anchor=anchor, variant=variant)
-    return dict(_sample_variant(Path(data_dir) / f"{segment}.txt", segment, variant)[1])
+    if dataset.startswith("full"):
+        return generator.token_changes(
+            segment,
+            anchor=anchor,
+            variant=variant,
+            expired_lines=_expired(dataset, expired_lines),
+        )
+    path = Path(data_dir) / f"{segment}.txt"
+    return dict(_sample_variant(path, segment, variant, _live_on(dataset, anchor))[1])
+
+
+def _expired(dataset: str, expired_lines: int) -> int:
+    if expired_lines:
+        return expired_lines
+    return EXPIRED_LINES if dataset == "full-expired" else 0
+
+
+def _live_on(dataset: str, anchor: date | None) -> date | None:
+    return generator.resolve_anchor(anchor) if dataset == "samples-live" else None
 
 
 @functools.lru_cache(maxsize=16)
@@ -89,6 +184,6 @@ def index_entries(dataset: str, segment: str, *, data_dir: Path = DEFAULT_DATA_D
     check_dataset(dataset)
     if segment not in INDEX_SEGMENTS.values():
         raise ValueError(f"No index list for {segment!r}; valid: NSECM, BSECM")
-    if dataset == "full":
+    if dataset.startswith("full"):
         return generator.index_list(segment)
     return list(_sample_index(Path(data_dir) / f"{segment}_INDEX.txt"))

@@ -1,27 +1,31 @@
-"""A deterministic, full-size XTS instrument master in the real wire format.
+"""A deterministic, full-size XTS instrument master in the real wire format, relative to today.
 
 ``generate_master(segment)`` returns the ``result`` string the broker would send for one segment:
-lines joined by ``\\n``, fields by ``|``, no header. Every segment is built from a fixed seed and a
-fixed ``anchor`` date (the "trading day" the master describes), so the output is byte-identical
-across runs and machines. Expiries are computed from the anchor:
+lines joined by ``\\n``, fields by ``|``, no header. Every segment is built from a fixed seed and
+an ``anchor`` date (the "trading day" the master describes; default: today in Asia/Kolkata,
+computed here with zoneinfo since the test server never imports the product), so the output
+is byte-identical across runs and machines for one anchor, and never lists a contract that
+expired before it. Expiries are computed from the anchor, as the exchanges list them:
 
 - NSE (NSEFO): every contract expires on a Tuesday at 14:30. Index options: weekly expiries for
   NIFTY, BANKNIFTY, FINNIFTY and MIDCPNIFTY (broker Description ``NIFTY26D0126000CE``), the next
   three monthly expiries (last Tuesday, Description ``NIFTY26DEC26000CE``) for all five indices,
   and NIFTY/BANKNIFTY quarterly and NIFTY half-yearly contracts years out. Stock futures and
-  options for ~180 underlyings, three monthly expiries; strikes may be fractional (92.5, 272.5).
-  Four exchange test contracts (``041NSETEST``...) expire ten years out.
+  options for ~180 underlyings, three monthly expiries only; strikes may be fractional (92.5,
+  272.5). Four exchange test contracts (``041NSETEST``...) expire ten years out.
 - BSE (BSEFO): SENSEX weekly (Thursday) and monthly, BANKEX and SENSEX50 monthly, T00:00:00,
   tokens above 1,000,000.
 - NSECD: USDINR/EURINR/GBPINR/JPYINR futures (12 months) and options (weekly Friday + monthly,
   0.25 strike steps), EURUSD/GBPUSD/USDJPY futures, interest-rate futures and type-4 spreads.
-- MCXFO: commodity futures and options on futures (T23:59:59) plus the real type-16 COMDTY/INDEX
-  spot rows with NaN price bands.
+- MCXFO: commodity futures (monthly) and options on futures (T23:59:59) plus the real type-16
+  COMDTY/INDEX spot rows with NaN price bands.
 - NSECM / BSECM: cash rows of many series (EQ, BE, SM, GS, SG, bonds... / A, B, T, X, F, G...)
   including names with ``&`` and ``-`` and one BSE ``SPOT`` row.
 
 ``variant`` > 0 gives the same symbols with about 1% of the tokens (and their InstrumentIDs)
-changed to fresh values; ``token_changes`` says which. Prices are synthetic.
+changed to fresh values; ``token_changes`` says which. ``expired_lines=N`` appends N contracts
+(of a F&O segment) that expired before the anchor, with fresh tokens, so that a sync can be
+seen skipping dead lines. Prices are synthetic.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ import math
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from xts_testserver.reference import (
     BSE_INDICES,
@@ -45,7 +50,9 @@ from xts_testserver.reference import (
     SYNTHETIC_WORDS,
 )
 
-ANCHOR = date(2026, 11, 24)
+#: The default anchor: None means today in Asia/Kolkata, resolved at each call.
+ANCHOR: date | None = None
+IST = ZoneInfo("Asia/Kolkata")
 SEGMENTS: tuple[str, ...] = ("NSECM", "NSEFO", "NSECD", "BSECM", "BSEFO", "MCXFO")
 SEGMENT_CODES: dict[str, int] = {
     "NSECM": 1,
@@ -59,6 +66,19 @@ MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", 
 WEEKLY_MONTH_CODES = "123456789OND"
 TUESDAY, THURSDAY, FRIDAY = 1, 3, 4
 TOKEN_WIDTH = 8  # the last 8 digits of InstrumentID are the zero-padded token
+
+
+# --------------------------------------------------------------------------- anchor
+
+
+def today_ist() -> date:
+    """Today's date in India, whatever the machine's time zone."""
+    return datetime.now(IST).date()
+
+
+def resolve_anchor(anchor: date | None) -> date:
+    """``anchor``, or today in Asia/Kolkata when it is None."""
+    return today_ist() if anchor is None else anchor
 
 
 # --------------------------------------------------------------------------- formatting helpers
@@ -1090,8 +1110,49 @@ def _check_segment(segment: str) -> None:
 
 
 @functools.lru_cache(maxsize=12)
-def _base_master(segment: str, anchor: date) -> str:
+def _live_master(segment: str, anchor: date) -> str:
     return "\n".join(_BUILDERS[segment](anchor))
+
+
+_FNO_SEGMENTS = ("NSEFO", "BSEFO", "NSECD", "MCXFO")
+_EXPIRED_LOOKBACK = timedelta(weeks=8)
+
+
+def expired_lines(segment: str, *, anchor: date, count: int) -> list[str]:
+    """``count`` contracts of ``segment`` that expired before ``anchor`` (none for cash).
+
+    They are what the master of a day eight weeks earlier listed with an expiry before the
+    anchor, in that master's order, re-tokened above every token of the live master so that
+    tokens stay unique (the InstrumentID follows). Symbols cannot clash with live ones: their
+    expiry dates differ.
+    """
+    if count <= 0 or segment not in _FNO_SEGMENTS:
+        return []
+    cutoff = anchor.isoformat()
+    past = _BUILDERS[segment](anchor - _EXPIRED_LOOKBACK)
+    dead = [line for line in past if _expiry_text(line) < cutoff][:count]
+    highest = max(int(line.split("|", 2)[1]) for line in _live_master(segment, anchor).split("\n"))
+    lines = []
+    for offset, line in enumerate(dead, start=1):
+        fields = line.split("|")
+        token = highest + offset
+        fields[1] = str(token)
+        fields[7] = f"{fields[7][:-TOKEN_WIDTH]}{token:0{TOKEN_WIDTH}d}"
+        lines.append("|".join(fields))
+    return lines
+
+
+def _expiry_text(line: str) -> str:
+    """The date of a dated line's ContractExpiration ("9999" for lines without one)."""
+    fields = line.split("|")
+    return fields[16][:10] if fields[2] in ("1", "2", "4") else "9999"
+
+
+@functools.lru_cache(maxsize=12)
+def _base_master(segment: str, anchor: date, expired: int = 0) -> str:
+    live = _live_master(segment, anchor)
+    dead = expired_lines(segment, anchor=anchor, count=expired)
+    return "\n".join([live, *dead]) if dead else live
 
 
 def vary_tokens(text: str, *, variant: int, key: str) -> tuple[str, dict[int, int]]:
@@ -1123,35 +1184,53 @@ def vary_tokens(text: str, *, variant: int, key: str) -> tuple[str, dict[int, in
 
 
 @functools.lru_cache(maxsize=24)
-def _variant_master(segment: str, anchor: date, variant: int) -> tuple[str, dict[int, int]]:
+def _variant_master(
+    segment: str, anchor: date, variant: int, expired: int
+) -> tuple[str, dict[int, int]]:
     return vary_tokens(
-        _base_master(segment, anchor), variant=variant, key=f"{segment}|{anchor.isoformat()}"
+        _base_master(segment, anchor, expired),
+        variant=variant,
+        key=f"{segment}|{anchor.isoformat()}",
     )
 
 
-def generate_master(segment: str, *, anchor: date = ANCHOR, variant: int = 0) -> str:
-    """The master ``result`` text of one segment (cached per segment, anchor and variant)."""
+def generate_master(
+    segment: str, *, anchor: date | None = ANCHOR, variant: int = 0, expired_lines: int = 0
+) -> str:
+    """The master ``result`` text of one segment (cached per segment, anchor and variant).
+
+    ``anchor`` None: today in Asia/Kolkata. ``expired_lines``: dead contracts appended
+    (F&O segments only).
+    """
     _check_segment(segment)
     if variant < 0:
         raise ValueError(f"variant must be >= 0, got {variant}")
+    day = resolve_anchor(anchor)
     if variant == 0:
-        return _base_master(segment, anchor)
-    return _variant_master(segment, anchor, variant)[0]
+        return _base_master(segment, day, max(expired_lines, 0))
+    return _variant_master(segment, day, variant, max(expired_lines, 0))[0]
 
 
-def generate_masters(*, anchor: date = ANCHOR, variant: int = 0) -> dict[str, str]:
+def generate_masters(
+    *, anchor: date | None = ANCHOR, variant: int = 0, expired_lines: int = 0
+) -> dict[str, str]:
     """All six segments."""
+    day = resolve_anchor(anchor)
     return {
-        segment: generate_master(segment, anchor=anchor, variant=variant) for segment in SEGMENTS
+        segment: generate_master(segment, anchor=day, variant=variant, expired_lines=expired_lines)
+        for segment in SEGMENTS
     }
 
 
-def token_changes(segment: str, *, anchor: date = ANCHOR, variant: int) -> dict[int, int]:
+def token_changes(
+    segment: str, *, anchor: date | None = ANCHOR, variant: int, expired_lines: int = 0
+) -> dict[int, int]:
     """Tokens that ``variant`` changes relative to variant 0: {old token: new token}."""
     _check_segment(segment)
     if variant == 0:
         return {}
-    return dict(_variant_master(segment, anchor, variant)[1])
+    day = resolve_anchor(anchor)
+    return dict(_variant_master(segment, day, variant, max(expired_lines, 0))[1])
 
 
 def index_list(segment: str) -> list[str]:

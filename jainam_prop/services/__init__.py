@@ -2,7 +2,7 @@
 
 Writes: ``save_master_contract_to_db`` and ``sync_master_contract`` (services.sync).
 Reads: ``get_token_from_symbol`` and friends (services.lookups).
-Orders: ``place_order_api`` (services.orders).
+Orders: ``place_order_api`` and ``split_order_api`` (services.orders).
 """
 
 from .health import HealthReport, check_health
@@ -20,7 +20,7 @@ from .lookups import (
     publish_generation,
     search_instruments,
 )
-from .orders import place_order_api
+from .orders import place_order_api, split_order_api
 from .sync import SyncReport, save_master_contract_to_db, sync_master_contract
 
 __all__ = [
@@ -41,5 +41,6 @@ __all__ = [
     "publish_generation",
     "save_master_contract_to_db",
     "search_instruments",
+    "split_order_api",
     "sync_master_contract",
 ]

@@ -46,7 +46,10 @@ def create_api_key(*, user: User, name: str = "") -> tuple[ApiKey, str]:
 def authenticate_api_key(raw_key: object) -> ApiKey:
     """The active key matching ``raw_key`` (its ``user`` loaded); raise ``ApiKeyInvalid``."""
     if raw_key is None or raw_key == "":
-        raise ApiKeyInvalid("apikey is required: send your API key in the JSON body as 'apikey'")
+        raise ApiKeyInvalid(
+            "apikey is required: send your API key in the JSON body as 'apikey' or in the "
+            "X-API-KEY header"
+        )
     if not isinstance(raw_key, str) or len(raw_key) > MAX_KEY_LENGTH:
         raise ApiKeyInvalid("Invalid API key")
     key_hash = hash_api_key(raw_key)

@@ -131,7 +131,7 @@ def order_json(row: dict[str, Any], symbols: Symbols) -> dict[str, Any]:
         "trigger_price": _float(row.get("OrderStopPrice")),
         "average_price": _float(row.get("OrderAverageTradedPrice")),
         "timestamp": _timestamp(row.get("OrderGeneratedDateTime") or row.get("LastUpdateDateTime")),
-        "order_unique_identifier": str(row.get("OrderUniqueIdentifier") or ""),
+        "unique_id": str(row.get("OrderUniqueIdentifier") or ""),
         "reason": str(row.get("CancelRejectReason") or ""),
     }
 

@@ -30,15 +30,9 @@ from jainam_prop.services.books import (
     order_json,
     symbols_for,
 )
-from jainam_prop.services.lookups import get_instrument
-from jainam_prop.services.orders import (
-    ORDER_TYPE_BY_PRICETYPE,
-    PRICETYPES_WITH_PRICE,
-    PRICETYPES_WITH_TRIGGER,
-    TIME_IN_FORCE,
-    check_lot_size,
-    parse_order,
-)
+from jainam_prop.services.orders import ORDER_TYPE_BY_PRICETYPE, parse_order
+from jainam_prop.services.orders.fields import PRICETYPES_WITH_PRICE, PRICETYPES_WITH_TRIGGER
+from jainam_prop.services.orders.place import TIME_IN_FORCE, prepare_order
 from jainam_prop.xts.interactive import InteractiveClient
 
 logger = logging.getLogger(__name__)
@@ -75,7 +69,8 @@ def modify_order_api(
         if fields.get(required) in (None, ""):
             raise OrderInvalid(field=required, rule="is required")
     parsed = parse_order(fields)
-    instrument = get_instrument(parsed.symbol, parsed.exchange, broker=settings.JAINAM_BROKER)
+    # Every pre-trade rule of a new order (live contract, lots, freeze limit, tick).
+    instrument = prepare_order(parsed, broker=settings.JAINAM_BROKER).instrument
     row = _working_row(order_id, client=client, action="modified")
     if instrument_key(row) != (instrument.token, instrument.exchange):
         raise OrderInvalid(
@@ -96,7 +91,6 @@ def modify_order_api(
             rule=f"order {order_id} is {row.get('ProductType')}; a modify cannot change "
             "the product",
         )
-    check_lot_size(parsed, instrument=instrument)
     limit = parsed.price if parsed.pricetype in PRICETYPES_WITH_PRICE else 0
     stop = parsed.trigger_price if parsed.pricetype in PRICETYPES_WITH_TRIGGER else 0
     xts_modify = {

@@ -1,8 +1,13 @@
-"""Per-API-key order rate limit, counted in the shared Django cache (all processes agree).
+"""Per-API-key budgets, counted in the shared Django cache (all processes agree).
 
-``JAINAM_ORDER_RATE_LIMIT`` uses OpenAlgo's notation: ``"10 per second"`` (the default, as
-OpenAlgo's ``ORDER_RATE_LIMIT``), ``"100 per minute"``, ``"10/second"`` or a bare ``"10"``
-(per second); ``0`` turns the limit off.
+Two budgets, each its own setting in OpenAlgo's notation (``"10 per second"``,
+``"100 per minute"``, ``"10/second"`` or a bare ``"10"`` per second; ``0`` turns it off):
+
+- ``orders`` (``JAINAM_ORDER_RATE_LIMIT``, default 10 per second as OpenAlgo's
+  ``ORDER_RATE_LIMIT``): calls that write orders. Charged by the order service only for a
+  request that passed every check, right before it is sent: a refused request costs nothing.
+- ``lookups`` (``JAINAM_LOOKUP_RATE_LIMIT``, default 50 per second as OpenAlgo's
+  ``API_RATE_LIMIT``): symbol and search calls, charged once their fields are read.
 
 Each key gets a fixed window that opens with its first order (``cache.add``) and counts
 atomically (``cache.incr``: Redis INCRBY, or the in-process cache's lock). When the cache is
@@ -42,11 +47,18 @@ class Rate:
         return f"{self.count} per {unit}"
 
 
-def parse_rate(text: str | int) -> Rate:
+#: Budget name -> the setting that holds its rate.
+BUDGETS: dict[str, str] = {
+    "orders": "JAINAM_ORDER_RATE_LIMIT",
+    "lookups": "JAINAM_LOOKUP_RATE_LIMIT",
+}
+
+
+def parse_rate(text: str | int, *, variable: str = "JAINAM_ORDER_RATE_LIMIT") -> Rate:
     match = _RATE.match(str(text))
     if not match:
         raise ImproperlyConfigured(
-            f"JAINAM_ORDER_RATE_LIMIT={text!r} is not a rate: use e.g. '10 per second', "
+            f"{variable}={text!r} is not a rate: use e.g. '10 per second', "
             "'100 per minute' or '0' (no limit)."
         )
     period = (match.group("period") or "second").lower()
@@ -54,23 +66,37 @@ def parse_rate(text: str | int) -> Rate:
 
 
 def check_order_rate(*, api_key_id: int) -> None:
-    """Count one order for this key; raise ``RateLimited`` when over the configured rate."""
-    rate = parse_rate(settings.JAINAM_ORDER_RATE_LIMIT)
+    """Count one order-writing call for this key; ``RateLimited`` when over the budget."""
+    check_rate(budget="orders", api_key_id=api_key_id)
+
+
+def check_lookup_rate(*, api_key_id: int) -> None:
+    """Count one lookup call for this key; ``RateLimited`` when over the budget."""
+    check_rate(budget="lookups", api_key_id=api_key_id)
+
+
+def check_rate(*, budget: str, api_key_id: int) -> None:
+    """Count one call of ``budget`` for this key; raise ``RateLimited`` when over its rate."""
+    variable = BUDGETS[budget]
+    rate = parse_rate(getattr(settings, variable), variable=variable)
     if rate.count <= 0:
         return
-    key = f"ratelimit:orders:{api_key_id}"
+    key = f"ratelimit:{budget}:{api_key_id}"
     try:
         count = _hit(key, timeout=rate.period_seconds)
     except Exception as exc:
         logger.warning(
-            "Order rate limit not enforced: the shared cache failed (%s)", type(exc).__name__
+            "%s rate limit not enforced: the shared cache failed (%s)",
+            budget.capitalize(),
+            type(exc).__name__,
         )
         return
     if count > rate.count:
-        logger.warning("API key id %d over the order rate limit (%s)", api_key_id, rate)
+        logger.warning("API key id %d over the %s rate limit (%s)", api_key_id, budget, rate)
+        what = "Order" if budget == "orders" else "Lookup"
         raise RateLimited(
-            f"Order rate limit exceeded: at most {rate} per API key. Nothing was sent to the "
-            "broker; retry later.",
+            f"{what} rate limit exceeded: at most {rate} per API key ({variable}). Nothing "
+            "was sent to the broker; retry later.",
             retry_after=math.ceil(rate.period_seconds),
         )
 

@@ -33,10 +33,10 @@ from jainam_prop.xts.interactive import InteractiveClient
 
 logger = logging.getLogger(__name__)
 
-# Unconfirmed XTS limit on orderUniqueIdentifier; 20 characters is what every public XTS
-# client stays within. "jp" + 18 hex digits: 72 random bits, unique for any trading day.
+# XTS's length limit on orderUniqueIdentifier is unconfirmed, so it stays short: "jp" + 14
+# hex digits (56 random bits: no collision in any trading day's orders).
 IDENTIFIER_PREFIX = "jp"
-IDENTIFIER_LENGTH = 20
+IDENTIFIER_LENGTH = 16
 # Answers that say nothing about whether the broker acted: timeouts, dropped or cut-off
 # connections, 5xx (XTSUnavailable, XTSTimeout) and garbled bodies (XTSBadResponse). A
 # connection that never opened (XTSNotSent) is a plain failure: nothing reached XTS.
@@ -48,7 +48,7 @@ BOOK_PAUSE_SECONDS = 0.25
 
 def new_order_identifier() -> str:
     """A fresh ``orderUniqueIdentifier`` for one order write."""
-    return IDENTIFIER_PREFIX + secrets.token_hex((IDENTIFIER_LENGTH - len(IDENTIFIER_PREFIX)) // 2)
+    return IDENTIFIER_PREFIX + secrets.token_hex(8)[: IDENTIFIER_LENGTH - len(IDENTIFIER_PREFIX)]
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ def place(xts_order: dict[str, Any], *, client: InteractiveClient | None = None)
     """Send one order (its ``orderUniqueIdentifier`` set) once; reconcile a lost answer."""
     identifier = str(xts_order["orderUniqueIdentifier"])
     client = dealer.dealer_client(client)
+    client.session_token()  # a failed login is not a lost answer: nothing was sent
     try:
         return WriteResult(order_id=str(client.place_order(xts_order)), identifier=identifier)
     except XTSNotSent:
@@ -97,6 +98,7 @@ def modify(xts_modify: dict[str, Any], *, client: InteractiveClient | None = Non
     identifier = str(xts_modify["orderUniqueIdentifier"])
     order_id = str(xts_modify["appOrderID"])
     client = dealer.dealer_client(client)
+    client.session_token()
     try:
         return WriteResult(order_id=str(client.modify_order(xts_modify)), identifier=identifier)
     except XTSNotSent:
@@ -124,6 +126,7 @@ def cancel(
     """Cancel one order once; a lost answer is settled by the order's book row."""
     identifier = new_order_identifier()
     client = dealer.dealer_client(client)
+    client.session_token()
     try:
         cancelled = client.cancel_order(
             app_order_id=int(order_id), client_id=client_id, order_unique_identifier=identifier

@@ -21,7 +21,8 @@ from jainam_prop.errors import OrderInvalid, OutcomeUnknown, XTSRejected
 from jainam_prop.services import dealer, reconcile
 from jainam_prop.services.books import Position, positions, symbols_for
 from jainam_prop.services.lookups import Instrument, get_instrument
-from jainam_prop.services.orders import OpenAlgoOrder, check_lot_size, parse_order, to_xts_order
+from jainam_prop.services.orders import OpenAlgoOrder, max_quantity, parse_order, to_xts_order
+from jainam_prop.services.orders.place import ReadyOrder, prepare_order
 from jainam_prop.vocabulary import SEGMENT_BY_EXCHANGE
 from jainam_prop.xts.interactive import InteractiveClient
 
@@ -31,20 +32,12 @@ MAX_BASKET_ORDERS = 50
 CLOSE_STRATEGY = "closeposition"
 
 
-@dataclass(frozen=True)
-class CheckedOrder:
-    """An order that passed every rule, ready to send."""
-
-    order: OpenAlgoOrder
-    instrument: Instrument
+CheckedOrder = ReadyOrder  # an order that passed every pre-trade rule, ready to send
 
 
 def check_order(fields: Mapping[str, Any]) -> CheckedOrder:
-    """Field rules, the instrument lookup and the instrument's rules; nothing is sent."""
-    parsed = parse_order(fields)
-    instrument = get_instrument(parsed.symbol, parsed.exchange, broker=settings.JAINAM_BROKER)
-    check_lot_size(parsed, instrument=instrument)
-    return CheckedOrder(order=parsed, instrument=instrument)
+    """Field rules, the instrument lookup and every pre-trade rule; nothing is sent."""
+    return prepare_order(parse_order(fields), broker=settings.JAINAM_BROKER)
 
 
 def send_order(
@@ -52,9 +45,11 @@ def send_order(
 ) -> reconcile.WriteResult:
     """Send one checked order with a fresh identifier (reconciled when its answer is lost)."""
     xts_order = to_xts_order(
-        checked.order, token=checked.instrument.token, client_id=dealer.dealer_client_id()
+        checked.order,
+        token=checked.instrument.token,
+        client_id=checked.client_id,
+        unique_id=reconcile.new_order_identifier(),
     )
-    xts_order["orderUniqueIdentifier"] = reconcile.new_order_identifier()
     result = reconcile.place(xts_order, client=client)
     logger.info(
         "Placed order %s (%s): %s %d %s:%s for strategy %r",
@@ -108,10 +103,8 @@ def smart_order_api(
     if delta == 0:
         return SmartResult(None, current, target)
     order = _with(checked.order, action="BUY" if delta > 0 else "SELL", quantity=abs(delta))
-    check_lot_size(order, instrument=checked.instrument)
-    return SmartResult(
-        send_order(CheckedOrder(order, checked.instrument), client=client), current, target
-    )
+    ready = prepare_order(order, broker=settings.JAINAM_BROKER)  # the rules, on what is sent
+    return SmartResult(send_order(ready, client=client), current, target)
 
 
 def _with(order: OpenAlgoOrder, **changes: Any) -> OpenAlgoOrder:
@@ -157,17 +150,10 @@ class LegResult:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-def slices(quantity: int, *, lot_size: int, freeze_qty: int | None) -> list[int]:
-    """Split ``quantity`` below the freeze limit (over it when ``quantity >= freeze_qty``).
-
-    Each slice is the largest whole number of lots below the limit; the last slice holds
-    the rest. ``freeze_qty`` None or 0 means no limit.
-    """
-    if not freeze_qty or quantity < freeze_qty:
-        return [quantity]
-    lot = max(int(lot_size or 1), 1)
-    largest = ((freeze_qty - 1) // lot) * lot
-    if largest <= 0:
+def slices(quantity: int, *, largest: int | None) -> list[int]:
+    """Split ``quantity`` into orders of at most ``largest`` (the contract's largest legal
+    order, ``orders.max_quantity``; None: no limit); the last slice holds the rest."""
+    if not largest or largest <= 0 or quantity <= largest:
         return [quantity]
     parts = [largest] * (quantity // largest)
     if quantity % largest:
@@ -184,10 +170,9 @@ def close_positions_api(*, client: InteractiveClient | None = None) -> list[LegR
     legs: list[LegResult] = []
     for position in open_positions:
         instrument = symbols.instrument(position.row)
-        freeze = instrument.freeze_qty if instrument else None
-        lot = instrument.lot_size if instrument else 1
+        largest = max_quantity(instrument=instrument) if instrument else None
         action = "SELL" if position.quantity > 0 else "BUY"
-        for quantity in slices(abs(position.quantity), lot_size=lot, freeze_qty=freeze):
+        for quantity in slices(abs(position.quantity), largest=largest):
             legs.append(_square_off(position, instrument, action, quantity, client_id, client))
     return legs
 
@@ -236,8 +221,7 @@ def _square_off(
 def public_outcome(exc: OutcomeUnknown) -> str:
     """The caller's words for an unknown outcome (no broker host, the identifier named)."""
     return (
-        f"outcome unknown: the order may be live; check the order book "
-        f"(order_unique_identifier {exc.identifier})"
+        f"outcome unknown: the order may be live; check the order book (unique_id {exc.identifier})"
     )
 
 
@@ -250,7 +234,7 @@ class BasketLeg:
     status: str  # "success", "error", "unknown"
     orderid: str | None = None
     message: str = ""
-    order_unique_identifier: str = ""
+    unique_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"symbol": self.symbol, "status": self.status}
@@ -258,8 +242,8 @@ class BasketLeg:
             data["orderid"] = self.orderid
         if self.message:
             data["message"] = self.message
-        if self.order_unique_identifier:
-            data["order_unique_identifier"] = self.order_unique_identifier
+        if self.unique_id:
+            data["unique_id"] = self.unique_id
         return data
 
 
@@ -302,7 +286,7 @@ def basket_order_api(
                     item.order.symbol,
                     "unknown",
                     message=public_outcome(exc),
-                    order_unique_identifier=exc.identifier,
+                    unique_id=exc.identifier,
                 )
             )
             continue
@@ -324,7 +308,7 @@ def basket_order_api(
                     item.order.symbol,
                     "success",
                     orderid=result.order_id,
-                    order_unique_identifier=result.identifier,
+                    unique_id=result.identifier,
                 )
             )
     return legs

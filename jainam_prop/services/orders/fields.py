@@ -1,44 +1,28 @@
-"""Order service: validate an OpenAlgo order, map it to an XTS order and place it.
+"""OpenAlgo order fields: read and check what needs no instrument record.
 
-The mapping rules (product, price type -> order type, prices per price type) live here and
-nowhere else; the exchange rules (OpenAlgo exchange -> XTS segment, which exchanges are F&O)
-come from the master parser. Every check runs before anything is sent to the broker, and each
-failure names the field and the rule (``OrderInvalid``).
+Turns the JSON fields of an OpenAlgo order (``symbol``, ``quantity`` as "75" or 75, ...) into
+an ``OpenAlgoOrder`` with upper-cased choices, integer quantities and decimal prices, or
+raises ``OrderInvalid`` naming the field and the rule. The rules that need the master
+(dead contract, lots, tick, freeze) live in ``pretrade``.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.conf import settings
-
-from jainam_prop.errors import MissingSetting, OrderInvalid
-from jainam_prop.master_parser import (
+from jainam_prop.errors import OrderInvalid
+from jainam_prop.vocabulary import (
     EXCHANGE_BY_SEGMENT,
     FNO_EXCHANGES,
     INDEX_EXCHANGE_BY_SEGMENT,
-    SEGMENT_BY_EXCHANGE,
 )
-from jainam_prop.services.lookups import Instrument, get_instrument
-from jainam_prop.xts.interactive import InteractiveClient, interactive_client_from_settings
-
-logger = logging.getLogger(__name__)
 
 ACTIONS: tuple[str, ...] = ("BUY", "SELL")
-# OpenAlgo pricetype -> XTS orderType.
-ORDER_TYPE_BY_PRICETYPE: dict[str, str] = {
-    "MARKET": "MARKET",
-    "LIMIT": "LIMIT",
-    "SL": "STOPLIMIT",
-    "SL-M": "STOPMARKET",
-}
-# OpenAlgo product -> XTS productType (same names on XTS).
-PRODUCT_TYPE_BY_PRODUCT: dict[str, str] = {"CNC": "CNC", "NRML": "NRML", "MIS": "MIS"}
-TIME_IN_FORCE = "DAY"
+PRICETYPES: tuple[str, ...] = ("MARKET", "LIMIT", "SL", "SL-M")
+PRODUCTS: tuple[str, ...] = ("CNC", "NRML", "MIS")
 PRICETYPES_WITH_PRICE = frozenset({"LIMIT", "SL"})
 PRICETYPES_WITH_TRIGGER = frozenset({"SL", "SL-M"})
 # Exchanges an order can be placed on: every exchange of the master except the index lists.
@@ -69,81 +53,6 @@ class OpenAlgoOrder:
     strategy: str
 
 
-def place_order_api(
-    order: Mapping[str, Any],
-    *,
-    broker: str | None = None,
-    client: InteractiveClient | None = None,
-) -> str:
-    """Validate ``order`` (OpenAlgo fields), place it on XTS and return the AppOrderID.
-
-    Raises ``OrderInvalid`` (bad field), ``SymbolNotFound`` (unknown symbol),
-    ``MissingSetting`` (interactive credentials or client id not configured) before anything
-    is sent; ``XTSRejected`` / ``XTSUnavailable`` / ``XTSTimeout`` / ``XTSBadResponse`` when
-    the broker refused the order or could not be reached.
-    """
-    parsed = parse_order(order)
-    instrument = get_instrument(
-        parsed.symbol, parsed.exchange, broker=broker or settings.JAINAM_BROKER
-    )
-    check_lot_size(parsed, instrument=instrument)
-    if not settings.JAINAM_CLIENT_ID:
-        raise MissingSetting("JAINAM_CLIENT_ID", "place orders for the Jainam dealer account")
-    xts_order = to_xts_order(parsed, token=instrument.token, client_id=settings.JAINAM_CLIENT_ID)
-    client = client or interactive_client_from_settings()
-    app_order_id = client.place_order(xts_order)
-    logger.info(
-        "Placed order %s: %s %d %s:%s (token %d) %s %s for strategy %r",
-        app_order_id,
-        parsed.action,
-        parsed.quantity,
-        parsed.exchange,
-        parsed.symbol,
-        instrument.token,
-        parsed.pricetype,
-        parsed.product,
-        parsed.strategy,
-    )
-    return str(app_order_id)
-
-
-def to_xts_order(order: OpenAlgoOrder, *, token: int, client_id: str) -> dict[str, Any]:
-    """The XTS ``POST /orders`` body of a validated order.
-
-    Prices the price type does not use are sent as 0 (a MARKET order never carries a limit).
-    """
-    limit_price = order.price if order.pricetype in PRICETYPES_WITH_PRICE else Decimal(0)
-    stop_price = order.trigger_price if order.pricetype in PRICETYPES_WITH_TRIGGER else Decimal(0)
-    return {
-        "exchangeSegment": SEGMENT_BY_EXCHANGE[order.exchange],
-        "exchangeInstrumentID": int(token),
-        "productType": PRODUCT_TYPE_BY_PRODUCT[order.product],
-        "orderType": ORDER_TYPE_BY_PRICETYPE[order.pricetype],
-        "orderSide": order.action,
-        "timeInForce": TIME_IN_FORCE,
-        "disclosedQuantity": order.disclosed_quantity,
-        "orderQuantity": order.quantity,
-        "limitPrice": float(limit_price),
-        "stopPrice": float(stop_price),
-        "orderUniqueIdentifier": order.strategy,
-        "clientID": client_id,
-    }
-
-
-def check_lot_size(order: OpenAlgoOrder, *, instrument: Instrument) -> None:
-    """F&O quantities are whole lots."""
-    lot_size = int(instrument.lot_size or 0)
-    if order.exchange in FNO_EXCHANGES and lot_size > 1 and order.quantity % lot_size:
-        raise OrderInvalid(
-            field="quantity",
-            rule=(
-                f"must be a multiple of the lot size {lot_size} of {order.symbol} on "
-                f"{order.exchange} (got {order.quantity}; nearest: "
-                f"{max(lot_size, order.quantity - order.quantity % lot_size)})"
-            ),
-        )
-
-
 def parse_order(order: Mapping[str, Any]) -> OpenAlgoOrder:
     """Check every field of an OpenAlgo order that needs no lookup; raise ``OrderInvalid``."""
     if not isinstance(order, Mapping):
@@ -156,8 +65,8 @@ def parse_order(order: Mapping[str, Any]) -> OpenAlgoOrder:
     symbol = _text(order, "symbol", max_length=64)
     exchange = _choice(order, "exchange", TRADABLE_EXCHANGES)
     action = _choice(order, "action", ACTIONS)
-    pricetype = _choice(order, "pricetype", tuple(ORDER_TYPE_BY_PRICETYPE), DEFAULT_PRICETYPE)
-    product = _choice(order, "product", tuple(PRODUCT_TYPE_BY_PRODUCT), DEFAULT_PRODUCT)
+    pricetype = _choice(order, "pricetype", PRICETYPES, DEFAULT_PRICETYPE)
+    product = _choice(order, "product", PRODUCTS, DEFAULT_PRODUCT)
     quantity = _integer(order, "quantity", minimum=1)
     disclosed_quantity = _integer(order, "disclosed_quantity", minimum=0, default=0)
     price = _price(order, "price")
@@ -205,6 +114,13 @@ def parse_order(order: Mapping[str, Any]) -> OpenAlgoOrder:
         disclosed_quantity=disclosed_quantity,
         strategy=strategy,
     )
+
+
+def parse_split_size(order: Mapping[str, Any]) -> int:
+    """The ``splitsize`` of an OpenAlgo split order: a positive whole number, required."""
+    if order.get("splitsize") is None or order.get("splitsize") == "":
+        raise OrderInvalid(field="splitsize", rule="is required")
+    return _integer(order, "splitsize", minimum=1)
 
 
 def _shown(value: Any) -> str:

@@ -27,8 +27,8 @@ from jainam_prop.errors import (
     ApiKeyInvalid,
     OrderInvalid,
     OrderNotFound,
+    OrderOutcomeUnknown,
     OrderStateConflict,
-    OutcomeUnknown,
     XTSAuthError,
     XTSError,
     XTSNotSent,
@@ -38,37 +38,37 @@ from jainam_prop.models import ApiKey
 from jainam_prop.services import books, dealer, instruments, order_actions, smart
 from jainam_prop.services.api_keys import authenticate_api_key
 from jainam_prop.services.rate_limit import check_order_rate
-from jainam_prop.views import api_view
+from jainam_prop.views.api import OUTCOME_UNKNOWN, api_view, scrub
 
 logger = logging.getLogger(__name__)
-
-OUTCOME_UNKNOWN = "outcome unknown: the order may be live; check the order book"
 
 
 def _error(status: int, message: str, **extra: Any) -> JsonResponse:
     return JsonResponse({"status": "error", "message": message, **extra}, status=status)
 
 
-def outcome_unknown_response(exc: OutcomeUnknown) -> JsonResponse:
-    """504 naming the write's identifier: find it in the order book before sending again."""
-    extra: dict[str, Any] = {"order_unique_identifier": exc.identifier}
-    if exc.order_id:
-        extra["orderid"] = exc.order_id
-    return _error(504, f"{OUTCOME_UNKNOWN} (order_unique_identifier {exc.identifier})", **extra)
-
-
 def broker_error_response(exc: XTSError) -> JsonResponse:
     """A broker failure in the caller's words: the broker's description, never its host."""
     if isinstance(exc, XTSAuthError):
         logger.error("Broker refused the session: %s", exc)
-        return _error(502, "Broker refused the session: check the interactive key pair")
+        return _error(
+            502,
+            "Broker refused the session: check the interactive key pair",
+            reason="broker_session",
+        )
     if isinstance(exc, XTSRejected):
         logger.warning("Broker rejected the request: %s", exc)
-        return _error(502, f"Broker rejected the request: {exc.description or 'no reason given'}")
+        return _error(
+            502,
+            scrub(f"Broker rejected the request: {exc.description or 'no reason given'}"),
+            reason="broker_rejected",
+        )
     logger.error("Broker unavailable: %s", exc)
     if isinstance(exc, XTSNotSent):
-        return _error(502, "Broker unreachable: nothing was sent; retry later")
-    return _error(502, "Broker unavailable or its answer unreadable; retry later")
+        message = "Broker unreachable: nothing was sent; retry later"
+    else:
+        message = "Broker unavailable or its answer unreadable; retry later"
+    return _error(502, message, reason="broker_unavailable")
 
 
 LifecycleView = Callable[[HttpRequest, dict[str, Any], ApiKey], JsonResponse]
@@ -82,12 +82,13 @@ def lifecycle_view(view: LifecycleView) -> Callable[[HttpRequest], JsonResponse]
         try:
             return view(request, body, api_key)
         except OrderNotFound as exc:
-            return _error(404, str(exc), orderid=exc.order_id)
+            return _error(404, str(exc), orderid=exc.order_id, reason="unknown_order")
         except OrderStateConflict as exc:
-            return _error(409, str(exc), orderid=exc.order_id, order_status=exc.state)
-        except OutcomeUnknown as exc:
-            logger.error("%s", exc)
-            return outcome_unknown_response(exc)
+            return _error(
+                409, str(exc), orderid=exc.order_id, order_status=exc.state, reason="order_state"
+            )
+        except OrderOutcomeUnknown:
+            raise  # api_view words it (504, unique_id), as for placeorder
         except XTSError as exc:
             return broker_error_response(exc)
 
@@ -105,12 +106,13 @@ def _written(result: Any, **extra: Any) -> JsonResponse:
             502,
             f"Broker rejected the order: {result.reason or 'no reason given'}",
             orderid=result.order_id,
-            order_unique_identifier=result.identifier,
+            unique_id=result.identifier,
+            reason="broker_rejected",
         )
     data: dict[str, Any] = {
         "status": "success",
         "orderid": result.order_id,
-        "order_unique_identifier": result.identifier,
+        "unique_id": result.identifier,
         **extra,
     }
     if result.reconciled:
