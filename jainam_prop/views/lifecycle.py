@@ -38,7 +38,7 @@ from jainam_prop.models import ApiKey
 from jainam_prop.services import books, dealer, instruments, order_actions, smart
 from jainam_prop.services.api_keys import authenticate_api_key
 from jainam_prop.services.rate_limit import check_order_rate
-from jainam_prop.views.api import OUTCOME_UNKNOWN, api_view, scrub
+from jainam_prop.views.api import API_KEY_HEADER, OUTCOME_UNKNOWN, api_view, scrub
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +282,8 @@ def instruments_download(request: HttpRequest) -> StreamingHttpResponse | JsonRe
         response["Allow"] = "GET, HEAD"
         return response
     try:
-        authenticate_api_key(request.GET.get("apikey"))
+        # OpenAlgo sends the key in the query; the X-API-KEY header keeps it out of access logs.
+        authenticate_api_key(request.headers.get(API_KEY_HEADER) or request.GET.get("apikey"))
     except ApiKeyInvalid as exc:
         return _error(401, str(exc))
     output = (request.GET.get("format") or "json").strip().lower()
