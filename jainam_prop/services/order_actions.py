@@ -33,6 +33,7 @@ from jainam_prop.services.books import (
 from jainam_prop.services.orders import ORDER_TYPE_BY_PRICETYPE, parse_order
 from jainam_prop.services.orders.fields import PRICETYPES_WITH_PRICE, PRICETYPES_WITH_TRIGGER
 from jainam_prop.services.orders.place import TIME_IN_FORCE, prepare_order
+from jainam_prop.services.rate_limit import check_order_rate
 from jainam_prop.xts.interactive import InteractiveClient
 
 logger = logging.getLogger(__name__)
@@ -59,9 +60,15 @@ def order_status_api(order_id: str, *, client: InteractiveClient | None = None) 
 
 
 def modify_order_api(
-    order: Mapping[str, Any], *, client: InteractiveClient | None = None
+    order: Mapping[str, Any],
+    *,
+    client: InteractiveClient | None = None,
+    api_key_id: int | None = None,
 ) -> reconcile.WriteResult:
-    """Modify one working order with OpenAlgo's modifyorder fields; see the module doc."""
+    """Modify one working order with OpenAlgo's modifyorder fields; see the module doc.
+
+    ``api_key_id``'s order budget is charged once every check passed, right before sending.
+    """
     order_id = order_id_field(order.get("orderid"))
     fields = {name: value for name, value in order.items() if name != "orderid"}
     fields.setdefault("strategy", "modify")
@@ -105,17 +112,21 @@ def modify_order_api(
         "orderUniqueIdentifier": reconcile.new_order_identifier(),
         "clientID": dealer.dealer_client_id(),
     }
+    if api_key_id is not None:
+        check_order_rate(api_key_id=api_key_id)
     result = reconcile.modify(xts_modify, client=client)
     logger.info("Modified order %s (%s)", order_id, xts_modify["orderUniqueIdentifier"])
     return result
 
 
 def cancel_order_api(
-    order_id: str, *, client: InteractiveClient | None = None
+    order_id: str, *, client: InteractiveClient | None = None, api_key_id: int | None = None
 ) -> reconcile.WriteResult:
-    """Cancel one working order of today's book."""
+    """Cancel one working order of today's book (the key's budget charged before sending)."""
     order_id = order_id_field(order_id)
     _working_row(order_id, client=client, action="cancelled")
+    if api_key_id is not None:
+        check_order_rate(api_key_id=api_key_id)
     result = reconcile.cancel(order_id=order_id, client_id=dealer.dealer_client_id(), client=client)
     logger.info("Cancelled order %s", order_id)
     return result

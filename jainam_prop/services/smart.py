@@ -23,6 +23,7 @@ from jainam_prop.services.books import Position, positions, symbols_for
 from jainam_prop.services.lookups import Instrument, get_instrument
 from jainam_prop.services.orders import OpenAlgoOrder, max_quantity, parse_order, to_xts_order
 from jainam_prop.services.orders.place import ReadyOrder, prepare_order
+from jainam_prop.services.rate_limit import check_order_rate
 from jainam_prop.vocabulary import SEGMENT_BY_EXCHANGE
 from jainam_prop.xts.interactive import InteractiveClient
 
@@ -91,20 +92,33 @@ class SmartResult:
 
 
 def smart_order_api(
-    fields: Mapping[str, Any], *, client: InteractiveClient | None = None
+    fields: Mapping[str, Any],
+    *,
+    client: InteractiveClient | None = None,
+    api_key_id: int | None = None,
 ) -> SmartResult:
-    """OpenAlgo placesmartorder: trade the difference between position_size and the book."""
+    """OpenAlgo placesmartorder: trade the difference between position_size and the book.
+
+    ``api_key_id``'s order budget is charged only when an order is about to be sent.
+    """
     target = _signed_integer(fields.get("position_size"), field="position_size")
     checked = check_order(fields)
     current = net_quantity(checked.instrument, checked.order.product, client=client)
     if target == 0 and current == 0:
+        _charge(api_key_id)
         return SmartResult(send_order(checked, client=client), current, target)
     delta = target - current
     if delta == 0:
         return SmartResult(None, current, target)
     order = _with(checked.order, action="BUY" if delta > 0 else "SELL", quantity=abs(delta))
     ready = prepare_order(order, broker=settings.JAINAM_BROKER)  # the rules, on what is sent
+    _charge(api_key_id)
     return SmartResult(send_order(ready, client=client), current, target)
+
+
+def _charge(api_key_id: int | None) -> None:
+    if api_key_id is not None:
+        check_order_rate(api_key_id=api_key_id)
 
 
 def _with(order: OpenAlgoOrder, **changes: Any) -> OpenAlgoOrder:

@@ -126,15 +126,13 @@ def _written(result: Any, **extra: Any) -> JsonResponse:
 
 @lifecycle_view
 def modify_order(request: HttpRequest, body: dict[str, Any], api_key: ApiKey) -> JsonResponse:
-    check_order_rate(api_key_id=api_key.pk)
-    return _written(order_actions.modify_order_api(_fields(body)))
+    return _written(order_actions.modify_order_api(_fields(body), api_key_id=api_key.pk))
 
 
 @lifecycle_view
 def cancel_order(request: HttpRequest, body: dict[str, Any], api_key: ApiKey) -> JsonResponse:
     order_id = order_actions.order_id_field(body.get("orderid"))
-    check_order_rate(api_key_id=api_key.pk)
-    return _written(order_actions.cancel_order_api(order_id))
+    return _written(order_actions.cancel_order_api(order_id, api_key_id=api_key.pk))
 
 
 @lifecycle_view
@@ -224,8 +222,7 @@ def close_position(request: HttpRequest, body: dict[str, Any], api_key: ApiKey) 
 
 @lifecycle_view
 def place_smart_order(request: HttpRequest, body: dict[str, Any], api_key: ApiKey) -> JsonResponse:
-    check_order_rate(api_key_id=api_key.pk)
-    outcome = smart.smart_order_api(_fields(body))
+    outcome = smart.smart_order_api(_fields(body), api_key_id=api_key.pk)
     if outcome.result is None:
         return JsonResponse(
             {
