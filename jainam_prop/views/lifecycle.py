@@ -148,7 +148,9 @@ def cancel_all_orders(request: HttpRequest, body: dict[str, Any], api_key: ApiKe
             "status": "success",
             "message": message,
             "canceled_orders": report.cancelled,
-            "failed_cancellations": report.failed,
+            "failed_cancellations": [
+                {**failure, "reason": scrub(failure["reason"])} for failure in report.failed
+            ],
             "unknown_cancellations": report.unknown,
         }
     )
@@ -204,7 +206,7 @@ def open_position(request: HttpRequest, body: dict[str, Any], api_key: ApiKey) -
 @lifecycle_view
 def close_position(request: HttpRequest, body: dict[str, Any], api_key: ApiKey) -> JsonResponse:
     legs = smart.close_positions_api()
-    results = [leg.to_dict() for leg in legs]
+    results = [{**leg.to_dict(), "message": scrub(leg.message)} for leg in legs]
     if not legs:
         return JsonResponse({"status": "success", "message": "No open positions to close"})
     failed = [leg for leg in legs if leg.status != "success"]
@@ -239,7 +241,10 @@ def basket_order(request: HttpRequest, body: dict[str, Any], api_key: ApiKey) ->
     for _ in checked:
         check_order_rate(api_key_id=api_key.pk)
     legs = smart.basket_order_api(checked)
-    results = [leg.to_dict() for leg in legs]
+    results = [
+        {**leg.to_dict(), **({"message": scrub(leg.message)} if leg.message else {})}
+        for leg in legs
+    ]
     if any(leg.status == "success" for leg in legs):
         return JsonResponse({"status": "success", "results": results})
     if any(leg.status == "unknown" for leg in legs):
