@@ -5,7 +5,11 @@ Orders, books, positions and the control calls that steer fills; faults on every
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -13,6 +17,7 @@ import requests
 from xts_testserver import FIRST_APP_ORDER_ID, XTSTestServer
 from xts_testserver.faults import READ_ENDPOINTS, WRITE_ENDPOINTS
 
+REPO = Path(__file__).resolve().parent.parent
 KEYS = {"appKey": "key", "secretKey": "secret", "source": "WEBAPI"}
 CLIENT = "DLR01"
 OTHER = "DLR02"
@@ -26,8 +31,8 @@ TIMEOUT = 10
 class Dealer:
     """A logged-in dealer session against one test server."""
 
-    def __init__(self, server: XTSTestServer) -> None:
-        self.server = server
+    def __init__(self, server: XTSTestServer | SimpleNamespace) -> None:
+        self.server = server  # only its interactive_url and control_url are used
         response = requests.post(
             f"{server.interactive_url}/user/session", json=KEYS, timeout=TIMEOUT
         )
@@ -395,10 +400,31 @@ def test_unknown_order_id_is_not_found(dealer):
 
 # ---------------------------------------------------------------------- clientID
 
+OPEN_ORDER = FIRST_APP_ORDER_ID + 1  # placed by prepare(): a LIMIT order left New
+
+
+def prepare(dealer: Dealer) -> None:
+    """A filled MARKET buy (a one-lot NRML position) and an open LIMIT order, for CLIENT."""
+    dealer.place()
+    assert dealer.place(**a_limit()) == OPEN_ORDER
+
+
+def state(server: XTSTestServer) -> tuple[list, list]:
+    """What a processed write changes: orders and position quantities."""
+    orders = [
+        (o.app_order_id, o.status, o.quantity, o.limit_price, o.order_type)
+        for o in server.orders.orders()
+    ]
+    positions = [
+        (key, bucket.quantity(day_wise=False))
+        for key, bucket in server.orders.positions(CLIENT, day_wise=False)
+    ]
+    return orders, positions
+
 
 DEALER_CALLS = {
-    "modify": ("PUT", "/orders", None, {"appOrderID": FIRST_APP_ORDER_ID}),
-    "cancel": ("DELETE", "/orders", {"appOrderID": FIRST_APP_ORDER_ID}, None),
+    "modify": ("PUT", "/orders", None, {"appOrderID": OPEN_ORDER}),
+    "cancel": ("DELETE", "/orders", {"appOrderID": OPEN_ORDER}, None),
     "cancelall": (
         "POST",
         "/orders/cancelall",
@@ -407,7 +433,7 @@ DEALER_CALLS = {
     ),
     "orderbook": ("GET", "/orders/dealerorderbook", {}, None),
     "tradebook": ("GET", "/orders/dealertradebook", {}, None),
-    "orderhistory": ("GET", "/orders", {"appOrderID": FIRST_APP_ORDER_ID}, None),
+    "orderhistory": ("GET", "/orders", {"appOrderID": OPEN_ORDER}, None),
     "positions": ("GET", "/portfolio/dealerpositions", {"dayOrNet": "NetWise"}, None),
     "balance": ("GET", "/user/balance", {}, None),
     "holdings": ("GET", "/portfolio/holdings", {}, None),
@@ -445,7 +471,7 @@ def with_client(name: str, client: str | None) -> tuple[str, str, dict | None, d
     method, path, params, json = DEALER_CALLS[name]
     extra = {} if client is None else {"clientID": client}
     if name == "modify":
-        return method, path, None, a_modify(FIRST_APP_ORDER_ID, client=client)
+        return method, path, None, a_modify(OPEN_ORDER, client=client)
     if params is not None:
         return method, path, {**params, **extra}, None
     return method, path, None, {**(json or {}), **extra}
@@ -456,8 +482,9 @@ def test_every_dealer_endpoint_is_listed():
 
 
 @pytest.mark.parametrize("name", sorted(DEALER_CALLS))
-def test_dealer_call_without_client_id_is_a_400(dealer, name):
-    dealer.place(**a_limit())
+def test_dealer_call_without_client_id_is_a_400(server, dealer, name):
+    prepare(dealer)
+    before = state(server)
     method, path, params, json = with_client(name, None)
 
     response = dealer.call(method, path, params=params, json=json)
@@ -465,21 +492,22 @@ def test_dealer_call_without_client_id_is_a_400(dealer, name):
     assert response.status_code == 400
     assert response.json()["type"] == "error"
     assert "clientID" in response.json()["description"]
-    assert dealer.order(FIRST_APP_ORDER_ID)["OrderStatus"] == "New"
+    assert state(server) == before
 
 
 @pytest.mark.parametrize("name", sorted(DEALER_CALLS))
 def test_dealer_call_for_an_unknown_client_is_a_400(server, name):
     server.clients = {CLIENT}
     dealer = Dealer(server)
-    dealer.place(**a_limit())
+    prepare(dealer)
+    before = state(server)
     method, path, params, json = with_client(name, "NOBODY")
 
     response = dealer.call(method, path, params=params, json=json)
 
     assert response.status_code == 400
     assert "Invalid clientID NOBODY" in response.json()["description"]
-    assert dealer.order(FIRST_APP_ORDER_ID)["OrderStatus"] == "New"
+    assert state(server) == before
 
 
 def test_place_for_an_unknown_client_is_refused(server):
@@ -669,3 +697,281 @@ def test_wrong_method_on_a_dealer_path_is_a_405(dealer):
     response = dealer.call("POST", "/orders/dealerorderbook")
     assert response.status_code == 405
     assert "GET" in response.json()["description"]
+
+
+# ---------------------------------------------------------------------- faults per endpoint
+
+INTERACTIVE_CALLS = {"orders": ("POST", "/orders", None, None), **DEALER_CALLS}
+
+
+def call_for(dealer: Dealer, name: str, **kwargs) -> requests.Response:
+    if name == "orders":
+        return dealer.call("POST", "/orders", json=an_order(), **kwargs)
+    method, path, params, json = with_client(name, CLIENT)
+    return dealer.call(method, path, params=params, json=json, **kwargs)
+
+
+def test_the_fault_endpoints_cover_every_interactive_call():
+    assert set(INTERACTIVE_CALLS) == set(WRITE_ENDPOINTS + READ_ENDPOINTS)
+
+
+@pytest.mark.parametrize("name", sorted(INTERACTIVE_CALLS))
+def test_every_call_succeeds_without_faults(dealer, name):
+    prepare(dealer)
+    response = call_for(dealer, name)
+    assert response.status_code == 200, response.text
+    assert response.json()["type"] == "success"
+
+
+@pytest.mark.parametrize("name", sorted(WRITE_ENDPOINTS))
+def test_a_processed_write_changes_the_state(server, dealer, name):
+    prepare(dealer)
+    before = state(server)
+    assert call_for(dealer, name).status_code == 200
+    assert state(server) != before
+
+
+@pytest.mark.parametrize("kind", ["http500", "http400", "drop", "not_json", "error_body"])
+@pytest.mark.parametrize("name", sorted(INTERACTIVE_CALLS))
+def test_early_faults_answer_without_processing(server, dealer, name, kind):
+    prepare(dealer)
+    before = state(server)
+    server.inject_fault(kind, endpoint=name)
+
+    if kind == "drop":
+        with pytest.raises(requests.ConnectionError):
+            call_for(dealer, name)
+    else:
+        response = call_for(dealer, name)
+        assert response.status_code in (200, 400, 500)
+        assert response.headers["Content-Type"].startswith(("text/html", "application/json"))
+
+    assert state(server) == before
+    assert (server.requests[-1].endpoint, server.requests[-1].fault) == (name, kind)
+    assert call_for(dealer, name).status_code == 200  # once, then normal
+
+
+@pytest.mark.parametrize("name", sorted(WRITE_ENDPOINTS))
+def test_accepted_then_drop_processes_the_write_and_answers_nothing(server, dealer, name):
+    prepare(dealer)
+    before = state(server)
+    server.inject_fault("accepted_then_drop", endpoint=name)
+
+    with pytest.raises(requests.ConnectionError):
+        call_for(dealer, name)
+
+    assert state(server) != before
+    recorded = server.requests[-1]
+    assert (recorded.endpoint, recorded.fault, recorded.status) == (
+        name,
+        "accepted_then_drop",
+        None,
+    )
+
+
+@pytest.mark.parametrize("name", sorted(WRITE_ENDPOINTS))
+def test_garbled_answer_after_a_processed_write(server, dealer, name):
+    prepare(dealer)
+    before = state(server)
+    server.inject_fault("garbled", endpoint=name)
+
+    response = call_for(dealer, name)
+
+    assert response.status_code == 200
+    with pytest.raises(requests.JSONDecodeError):
+        response.json()
+    assert state(server) != before
+
+
+@pytest.mark.parametrize("name", sorted(READ_ENDPOINTS))
+def test_garbled_book(server, dealer, name):
+    prepare(dealer)
+    server.inject_fault("garbled", endpoint=name)
+    with pytest.raises(requests.JSONDecodeError):
+        call_for(dealer, name).json()
+
+
+@pytest.mark.parametrize("name", sorted(WRITE_ENDPOINTS))
+def test_truncated_answer_after_a_processed_write(server, dealer, name):
+    prepare(dealer)
+    before = state(server)
+    server.inject_fault("truncated", endpoint=name)
+
+    with pytest.raises((requests.exceptions.ChunkedEncodingError, requests.ConnectionError)):
+        call_for(dealer, name)
+
+    assert state(server) != before
+
+
+@pytest.mark.parametrize("name", sorted(WRITE_ENDPOINTS))
+def test_slow_answer_after_a_processed_write(server, dealer, name):
+    prepare(dealer)
+    before = state(server)
+    server.inject_fault("slow", endpoint=name, delay=5)
+
+    with pytest.raises(requests.Timeout):
+        call_for(dealer, name, timeout=0.3)
+
+    assert state(server) != before
+
+
+@pytest.mark.parametrize("name", sorted(INTERACTIVE_CALLS))
+def test_invalid_token_is_the_sdk_expiry_form_and_revokes_the_session(server, dealer, name):
+    prepare(dealer)
+    before = state(server)
+    server.inject_fault("invalid_token", endpoint=name)
+
+    expired = call_for(dealer, name)
+    again = call_for(dealer, name)
+
+    for answer in (expired, again):  # the revoked token keeps being refused that way
+        assert answer.status_code == 400
+        assert answer.json() == {
+            "type": "error",
+            "code": "e-session-0002",
+            "description": "Invalid Token",
+        }
+    assert state(server) == before
+    dealer.__init__(server)  # a fresh session works
+    assert call_for(dealer, name).status_code == 200
+
+
+@pytest.mark.parametrize("name", sorted(INTERACTIVE_CALLS))
+def test_auth_expired_on_every_endpoint(server, dealer, name):
+    prepare(dealer)
+    server.inject_fault("auth_expired", endpoint=name)
+    assert call_for(dealer, name).status_code == 401
+    assert call_for(dealer, name).status_code == 401
+
+
+def test_reject_order_fault_on_modify(server, dealer):
+    prepare(dealer)
+    server.inject_fault("reject_order", endpoint="modify")
+    response = call_for(dealer, "modify")
+    assert (response.status_code, response.json()["code"]) == (400, "e-orders-0008")
+    assert dealer.order(OPEN_ORDER)["OrderQuantity"] == BEL_LOT
+
+
+def test_a_fault_on_one_dealer_endpoint_leaves_the_others_alone(server, dealer):
+    prepare(dealer)
+    server.inject_fault("http500", endpoint="cancel")
+
+    for name in sorted(set(INTERACTIVE_CALLS) - {"cancel", "modify"}):
+        assert call_for(dealer, name).status_code == 200, name
+    assert call_for(dealer, "cancel").status_code == 500
+
+
+def test_a_segment_fault_hits_only_calls_for_that_segment(server, dealer):
+    prepare(dealer)
+    server.inject_fault("http500", endpoint="cancelall", segment="NSECM")
+    assert call_for(dealer, "cancelall").status_code == 200  # NSEFO
+    assert len(server.pending_faults) == 1
+
+
+def test_a_segment_fault_on_cancel_uses_the_orders_segment(server, dealer):
+    prepare(dealer)
+    server.inject_fault("http500", endpoint="cancel", segment="NSECM")
+    server.inject_fault("http400", endpoint="cancel", segment="NSEFO")
+    assert call_for(dealer, "cancel").status_code == 400
+    assert [f.segment for f in server.pending_faults] == ["NSECM"]
+
+
+def test_an_any_fault_hits_the_next_dealer_call(server, dealer):
+    prepare(dealer)
+    server.inject_fault("http500", endpoint="any")
+    assert call_for(dealer, "balance").status_code == 500
+    assert call_for(dealer, "balance").status_code == 200
+
+
+def test_faults_over_the_control_api(server, dealer):
+    prepare(dealer)
+    response = requests.post(
+        f"{server.control_url}/fault",
+        json={"kind": "accepted_then_drop", "endpoint": "squareoffall"},
+        timeout=TIMEOUT,
+    )
+    assert response.json()["result"] == {"kind": "accepted_then_drop", "endpoint": "squareoffall"}
+    with pytest.raises(requests.ConnectionError):
+        call_for(dealer, "squareoffall")
+    assert {p["Quantity"] for p in dealer.positions()} == {"0"}
+
+
+# ---------------------------------------------------------------------- control API
+
+
+def test_control_orders_lists_every_client(dealer):
+    dealer.place(CLIENT)
+    dealer.place(OTHER, **a_limit())
+    listed = requests.get(f"{dealer.server.control_url}/orders", timeout=TIMEOUT).json()["result"]
+    assert [(o["ClientID"], o["OrderStatus"]) for o in listed] == [
+        (CLIENT, "Filled"),
+        (OTHER, "New"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "complaint"),
+    [
+        ("/fill", {"appOrderID": 123}, "not found"),
+        ("/fill", {}, "appOrderID is required"),
+        ("/fill", {"appOrderID": OPEN_ORDER, "quantity": 2 * BEL_LOT}, "quantity must be from 1"),
+        ("/fill", {"appOrderID": FIRST_APP_ORDER_ID}, "nothing to fill"),
+        ("/reject", {"appOrderID": FIRST_APP_ORDER_ID}, "cannot reject"),
+        ("/status", {"appOrderID": OPEN_ORDER, "status": "Open"}, "Unknown status"),
+        ("/settings", {"status_on_place": "Filled"}, "status_on_place"),
+        ("/clients", {"clients": "DLR01"}, "list"),
+        ("/position", {"clientID": CLIENT, "exchangeSegment": "NSEFO"}, "required"),
+    ],
+)
+def test_invalid_control_calls_are_400(dealer, path, body, complaint):
+    prepare(dealer)
+    before = state(dealer.server)
+    response = requests.post(f"{dealer.server.control_url}{path}", json=body, timeout=TIMEOUT)
+    assert response.status_code == 400
+    assert complaint in response.json()["description"]
+    assert state(dealer.server) == before
+
+
+def test_reset_forgets_orders_positions_and_settings(server, dealer):
+    server.clients = {CLIENT}
+    prepare(dealer)
+    dealer.control("/settings", {"fill_market_orders": False})
+
+    dealer.control("/reset", {})
+
+    assert state(server) == ([], [])
+    assert server.clients is None
+    assert dealer.call("POST", "/orders", json=an_order(OTHER)).status_code == 200
+    assert server.orders.orders()[0].app_order_id == FIRST_APP_ORDER_ID
+    assert server.orders.orders()[0].status == "Filled"
+
+
+def test_a_server_in_another_process_is_driven_over_the_control_api():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "xts_testserver", "--port", "0"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        urls = dict(process.stdout.readline().strip().split("=", 1) for _ in range(3))
+        dealer = Dealer(SimpleNamespace(**urls))
+        app_order_id = dealer.place(**a_limit())
+        dealer.control("/fill", {"appOrderID": app_order_id, "quantity": BEL_LOT})
+        row = dealer.order(app_order_id)
+        log = requests.get(f"{urls['control_url']}/requests", timeout=TIMEOUT).json()["result"]
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+    assert (row["OrderStatus"], row["OrderAverageTradedPrice"]) == ("Filled", "380.50")
+    assert [r["endpoint"] for r in log] == ["session", "orders", "orderbook"]
+
+
+def test_instrument_lookup_matches_the_token_field_only(server):
+    assert server.instrument("NSEFO", BEL_FUT).lot_size == BEL_LOT
+    assert server.instrument("NSEFO", BEL_LOT) is None  # "|1425|" is BEL's lot size, not a token
+    dealer = Dealer(server)
+    response = dealer.call("POST", "/orders", json=an_order(exchangeInstrumentID=BEL_LOT))
+    assert response.status_code == 400
+    assert "Instrument 1425 not found in NSEFO" in response.json()["description"]

@@ -365,6 +365,24 @@ def test_drop_fault_closes_without_an_answer(xts_server):
     assert master(xts_server.market_url, "NSEFO").status_code == 200
 
 
+def test_accepted_then_drop_and_garbled_faults_on_the_master(xts_server):
+    xts_server.inject_fault("accepted_then_drop", endpoint="master")
+    xts_server.inject_fault("garbled", endpoint="master")
+
+    with pytest.raises(requests.ConnectionError):
+        master(xts_server.market_url, "NSEFO")
+    garbled = master(xts_server.market_url, "NSEFO")
+
+    assert garbled.status_code == 200
+    with pytest.raises(requests.JSONDecodeError):
+        garbled.json()
+    assert [(r.fault, r.status) for r in xts_server.requests] == [
+        ("accepted_then_drop", None),
+        ("garbled", 200),
+    ]
+    assert master(xts_server.market_url, "NSEFO").status_code == 200
+
+
 def test_malformed_lines_fault_mixes_garbage_into_the_master(xts_server, data_dir):
     xts_server.inject_fault("malformed_lines", segment="NSEFO")
 

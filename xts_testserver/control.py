@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from xts_testserver import books, wire
-from xts_testserver.order_state import IST, Order, OrderStateError
+from xts_testserver.order_state import IST, Order
 
 if TYPE_CHECKING:
     from xts_testserver.server import XTSTestServer
@@ -54,8 +54,8 @@ def handle(
         return action(server, body)
     except (ValueError, TypeError, KeyError, FileNotFoundError) as exc:
         return wire.error_response(400, "e-control-0400", str(exc))
-    except OrderStateError as exc:  # e.g. an unknown appOrderID
-        return wire.error_response(400, "e-control-0400", exc.description)
+    except wire.Refused as refused:  # e.g. an unknown appOrderID
+        return wire.error_response(400, "e-control-0400", refused.description)
 
 
 def _requests(server: XTSTestServer, body: dict[str, Any]) -> wire.Response:

@@ -1,22 +1,38 @@
-"""Interactive endpoints for dealer (prop) accounts: session, orders, books, portfolio.
+"""Interactive endpoints for dealer (prop) accounts: the session and the order writes (place,
+modify, cancel, cancel-all), and the table of every interactive endpoint.
 
-Each endpoint checks the session token, the ``clientID`` (JSON body for writes, query string for
-reads), then the request fields the way XTS refuses them (HTTP 400 with an XTS error body), and
-only then touches the order state. The investor forms (``GET orders``, ``GET orders/trades``,
-``GET portfolio/positions``) answer the same books; their ``clientID`` is optional.
+Each endpoint passes ``checks.guarded`` (session token), checks the ``clientID`` and the fields
+the way XTS refuses them (HTTP 400 with an XTS error body), and only then touches the order
+state. Books and positions are in ``reads.py``, convert and square-offs in ``portfolio.py``.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from xts_testserver import books, wire
+from xts_testserver import portfolio, reads, wire
+from xts_testserver.checks import (
+    ORDER_SIDES,
+    ORDER_TYPES,
+    PRODUCT_TYPES,
+    TIMES_IN_FORCE,
+    Endpoint,
+    body_of,
+    client_of,
+    done,
+    guarded,
+    instrument_of,
+    is_int,
+    missing,
+    one_of,
+    order_ack,
+    order_id_of,
+    price,
+)
 from xts_testserver.market import SEGMENT_CODES, check_keys
-from xts_testserver.order_state import OrderStateError
 from xts_testserver.recording import RecordedRequest
+from xts_testserver.wire import Refused
 
 if TYPE_CHECKING:
     from xts_testserver.server import XTSTestServer
@@ -44,123 +60,7 @@ MODIFY_REQUIRED_FIELDS = (
     "modifiedStopPrice",
     "modifiedTimeInForce",
 )
-PRODUCT_TYPES = ("MIS", "NRML", "CNC")
-ORDER_TYPES = ("MARKET", "LIMIT", "STOPLIMIT", "STOPMARKET")
-ORDER_SIDES = ("BUY", "SELL")
-TIMES_IN_FORCE = ("DAY", "IOC")
 LOT_CHECKED_SEGMENTS = ("NSEFO", "BSEFO")
-DAY_OR_NET = {"daywise": True, "netwise": False}
-SQUAREOFF_QUANTITY_TYPES = ("ExactQty", "Percentage")
-
-Endpoint = Callable[["XTSTestServer", RecordedRequest], wire.Response]
-
-
-class Refusal(Exception):
-    """Stops an endpoint with an XTS error answer."""
-
-    def __init__(self, code: str, description: str, status: int = 400) -> None:
-        super().__init__(description)
-        self.response = wire.error_response(status, code, description)
-
-
-def refusal_of(error: OrderStateError) -> Refusal:
-    return Refusal(error.code, error.description)
-
-
-def guarded(endpoint: Endpoint) -> Endpoint:
-    """Session check first, then the endpoint; a ``Refusal`` becomes its error answer."""
-
-    def run(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
-        if not server.sessions.is_interactive(request.authorization):
-            return wire.json_response(401, wire.INVALID_TOKEN)
-        try:
-            return endpoint(server, request)
-        except Refusal as refusal:
-            return refusal.response
-        except OrderStateError as error:
-            return refusal_of(error).response
-
-    run.__name__ = endpoint.__name__
-    run.__doc__ = endpoint.__doc__
-    return run
-
-
-# ---------------------------------------------------------------------- request helpers
-
-
-def body_of(request: RecordedRequest) -> dict[str, Any]:
-    if not isinstance(request.body, dict):
-        raise Refusal("e-request-0001", "The request body must be a JSON object")
-    return request.body
-
-
-def client_of(server: XTSTestServer, value: Any, *, required: bool = True) -> str:
-    """The clientID the call is for; refused when missing (dealer calls) or unknown."""
-    if value in (None, ""):
-        if required and server.require_client_id:
-            raise Refusal(
-                "e-user-0012", "clientID is required for dealer accounts (missing clientID)"
-            )
-        return server.user_id
-    client_id = str(value)
-    if server.clients is not None and client_id not in server.clients:
-        raise Refusal("e-user-0013", f"Invalid clientID {client_id}: not a client of this dealer")
-    return client_id
-
-
-def missing(body: dict[str, Any], names: tuple[str, ...]) -> None:
-    absent = [name for name in names if body.get(name) in (None, "")]
-    if absent:
-        raise Refusal("e-orders-0005", f"Missing required field(s): {', '.join(absent)}")
-
-
-def is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def order_id_of(value: Any) -> int:
-    if is_int(value):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    raise Refusal("e-orders-0005", f"appOrderID must be an integer, got {value!r}")
-
-
-def one_of(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise Refusal("e-orders-0005", f"Invalid {name} {value!r}; valid: {', '.join(allowed)}")
-    return value
-
-
-def instrument_of(body: dict[str, Any]) -> tuple[str, int]:
-    segment, token = body.get("exchangeSegment"), body.get("exchangeInstrumentID")
-    if segment not in SEGMENT_CODES:
-        raise Refusal(
-            "e-orders-0005",
-            f"Invalid exchangeSegment {segment!r}; valid: {', '.join(SEGMENT_CODES)}",
-        )
-    if not is_int(token):
-        raise Refusal("e-orders-0005", f"exchangeInstrumentID must be an integer, got {token!r}")
-    return segment, token
-
-
-def day_wise_of(name: str, value: Any) -> bool:
-    found = DAY_OR_NET.get(str(value).lower()) if value is not None else None
-    if found is None:
-        raise Refusal("e-portfolio-0001", f"Invalid {name} {value!r}; valid: DayWise, NetWise")
-    return found
-
-
-def price(value: Any) -> Decimal:
-    return Decimal(str(value))
-
-
-def done(code: str, result: Any) -> wire.Response:
-    return wire.json_response(200, wire.success(code, "Request sent", result))
-
-
-def listed(code: str, description: str, result: Any) -> wire.Response:
-    return wire.json_response(200, wire.success(code, description, result))
 
 
 # ---------------------------------------------------------------------- session
@@ -277,7 +177,7 @@ def place(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
     body = request.body if isinstance(request.body, dict) else None
     problem = order_problem(server, body)
     if problem:
-        raise Refusal("e-orders-0005", problem)
+        raise Refused("e-orders-0005", problem)
     assert body is not None
     client_id = client_of(server, body.get("clientID"))
     order = server.orders.place(
@@ -295,7 +195,7 @@ def place(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
         unique_id=str(body["orderUniqueIdentifier"]),
     )
     server.record_placed(body, order.app_order_id)
-    return done("s-orders-0001", _order_ack(order.app_order_id, order.unique_id, client_id))
+    return done("s-orders-0001", order_ack(order.app_order_id, order.unique_id, client_id))
 
 
 def modify(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
@@ -326,7 +226,7 @@ def modify(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
         ),
     )
     if problem:
-        raise Refusal("e-orders-0005", problem)
+        raise Refused("e-orders-0005", problem)
     order = server.orders.modify(
         client_id=client_id,
         app_order_id=app_order_id,
@@ -339,16 +239,16 @@ def modify(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
         time_in_force=time_in_force,
         unique_id=str(body.get("orderUniqueIdentifier") or ""),
     )
-    return done("s-orders-0002", _order_ack(order.app_order_id, order.unique_id, client_id))
+    return done("s-orders-0002", order_ack(order.app_order_id, order.unique_id, client_id))
 
 
 def cancel(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
     client_id = client_of(server, request.query.get("clientID"))
     raw = request.query.get("appOrderID")
     if raw in (None, ""):
-        raise Refusal("e-orders-0005", "Missing required field(s): appOrderID")
+        raise Refused("e-orders-0005", "Missing required field(s): appOrderID")
     order = server.orders.cancel(client_id=client_id, app_order_id=order_id_of(raw))
-    return done("s-orders-0003", _order_ack(order.app_order_id, order.unique_id, client_id))
+    return done("s-orders-0003", order_ack(order.app_order_id, order.unique_id, client_id))
 
 
 def cancel_all(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
@@ -363,165 +263,6 @@ def cancel_all(server: XTSTestServer, request: RecordedRequest) -> wire.Response
     )
 
 
-def _order_ack(app_order_id: int, unique_id: str, client_id: str) -> dict[str, Any]:
-    return {"AppOrderID": app_order_id, "OrderUniqueIdentifier": unique_id, "ClientID": client_id}
-
-
-# ---------------------------------------------------------------------- books
-
-
-def order_book(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
-    client_id = client_of(server, request.query.get("clientID"), required=_is_dealer(request))
-    rows = [books.order_row(o, login_id=server.user_id) for o in server.orders.orders(client_id)]
-    return listed("s-orders-0009", "Order book retrieved successfully", rows)
-
-
-def trade_book(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
-    client_id = client_of(server, request.query.get("clientID"), required=_is_dealer(request))
-    rows = [
-        row
-        for order in server.orders.orders(client_id)
-        for row in books.trade_rows(order, login_id=server.user_id)
-    ]
-    rows.sort(key=lambda row: row["ExecutionReportIndex"])
-    return listed("s-orders-0010", "Trade book retrieved successfully", rows)
-
-
-def order_history(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
-    client_id = client_of(server, request.query.get("clientID"))
-    order = server.orders.order(order_id_of(request.query.get("appOrderID")), client_id=client_id)
-    rows = books.history_rows(order, login_id=server.user_id)
-    return listed("s-orders-0011", "Order history retrieved successfully", rows)
-
-
-def positions(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
-    client_id = client_of(server, request.query.get("clientID"), required=_is_dealer(request))
-    day_wise = day_wise_of("dayOrNet", request.query.get("dayOrNet"))
-    rows = [
-        books.position_row(key, bucket, day_wise=day_wise)
-        for key, bucket in server.orders.positions(client_id, day_wise=day_wise)
-    ]
-    return listed("s-portfolio-0001", "Positions retrieved successfully", {"positionList": rows})
-
-
-def balance(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
-    client_id = client_of(server, request.query.get("clientID"))
-    held = server.orders.positions(client_id, day_wise=False)
-    return listed(
-        "s-user-0008", "Balance retrieved successfully", books.balance_result(client_id, held)
-    )
-
-
-def holdings(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
-    client_id = client_of(server, request.query.get("clientID"))
-    result = books.holdings_result(client_id, server.orders.holdings(client_id))
-    return listed("s-portfolio-0002", "Holdings retrieved successfully", result)
-
-
-def _is_dealer(request: RecordedRequest) -> bool:
-    """The dealer paths need clientID; the investor forms of the same books do not."""
-    return "/dealer" in request.path
-
-
-# ---------------------------------------------------------------------- portfolio writes
-
-
-def convert(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
-    body = body_of(request)
-    client_id = client_of(server, body.get("clientID"))
-    missing(
-        body,
-        (
-            "exchangeSegment",
-            "exchangeInstrumentID",
-            "oldProductType",
-            "newProductType",
-            "targetQty",
-        ),
-    )
-    segment, token = instrument_of(body)
-    old = one_of("oldProductType", body["oldProductType"], PRODUCT_TYPES)
-    new = one_of("newProductType", body["newProductType"], PRODUCT_TYPES)
-    quantity = body["targetQty"]
-    if not is_int(quantity) or quantity <= 0:
-        raise Refusal("e-portfolio-0002", f"targetQty must be a positive integer, got {quantity!r}")
-    day_wise = body.get("isDayWise")
-    if not isinstance(day_wise, bool):
-        raise Refusal("e-portfolio-0002", f"isDayWise must be true or false, got {day_wise!r}")
-    server.orders.convert(
-        client_id=client_id,
-        segment=segment,
-        token=token,
-        old_product=old,
-        new_product=new,
-        day_wise=day_wise,
-        quantity=quantity,
-    )
-    return done(
-        "s-portfolio-0003",
-        {
-            "ClientID": client_id,
-            "exchangeSegment": segment,
-            "exchangeInstrumentID": token,
-            "oldProductType": old,
-            "newProductType": new,
-            "targetQty": quantity,
-        },
-    )
-
-
-def squareoff(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
-    body = body_of(request)
-    client_id = client_of(server, body.get("clientID"))
-    missing(
-        body,
-        (
-            "exchangeSegment",
-            "exchangeInstrumentID",
-            "productType",
-            "squareoffMode",
-            "positionSquareOffQuantityType",
-            "squareOffQtyValue",
-        ),
-    )
-    segment, token = instrument_of(body)
-    product = one_of("productType", body["productType"], PRODUCT_TYPES)
-    day_wise = day_wise_of("squareoffMode", body["squareoffMode"])
-    quantity_type = one_of(
-        "positionSquareOffQuantityType",
-        body["positionSquareOffQuantityType"],
-        SQUAREOFF_QUANTITY_TYPES,
-    )
-    value = body["squareOffQtyValue"]
-    if not is_int(value) or value <= 0:
-        raise Refusal(
-            "e-portfolio-0002", f"squareOffQtyValue must be a positive integer, got {value!r}"
-        )
-    order = server.orders.squareoff(
-        client_id=client_id,
-        segment=segment,
-        token=token,
-        product=product,
-        day_wise=day_wise,
-        quantity=value if quantity_type == "ExactQty" else None,
-        percentage=value if quantity_type == "Percentage" else None,
-        cancel_orders=body.get("cancelOrders") is True,
-    )
-    return done("s-portfolio-0004", _order_ack(order.app_order_id, order.unique_id, client_id))
-
-
-def squareoff_all(server: XTSTestServer, request: RecordedRequest) -> wire.Response:
-    body = body_of(request)
-    client_id = client_of(server, body.get("clientID"))
-    missing(body, ("squareoffMode",))
-    day_wise = day_wise_of("squareoffMode", body["squareoffMode"])
-    placed = server.orders.squareoff_all(client_id=client_id, day_wise=day_wise)
-    return done(
-        "s-portfolio-0005",
-        {"ClientID": client_id, "AppOrderIDs": [o.app_order_id for o in placed]},
-    )
-
-
 ENDPOINTS: dict[str, Endpoint] = {
     "session": session,
     "logout": logout,
@@ -529,13 +270,13 @@ ENDPOINTS: dict[str, Endpoint] = {
     "modify": guarded(modify),
     "cancel": guarded(cancel),
     "cancelall": guarded(cancel_all),
-    "orderbook": guarded(order_book),
-    "tradebook": guarded(trade_book),
-    "orderhistory": guarded(order_history),
-    "positions": guarded(positions),
-    "balance": guarded(balance),
-    "holdings": guarded(holdings),
-    "convert": guarded(convert),
-    "squareoff": guarded(squareoff),
-    "squareoffall": guarded(squareoff_all),
+    "orderbook": guarded(reads.order_book),
+    "tradebook": guarded(reads.trade_book),
+    "orderhistory": guarded(reads.order_history),
+    "positions": guarded(reads.positions),
+    "balance": guarded(reads.balance),
+    "holdings": guarded(reads.holdings),
+    "convert": guarded(portfolio.convert),
+    "squareoff": guarded(portfolio.squareoff),
+    "squareoffall": guarded(portfolio.squareoff_all),
 }

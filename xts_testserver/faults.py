@@ -30,7 +30,7 @@ FAULT_KINDS: dict[str, str] = {
     "drop": "the connection closes without any answer (the request is not processed)",
     "auth_expired": "HTTP 401 e-session-0002 Invalid Token; the token sent is revoked",
     "invalid_token": 'HTTP 400 e-session-0002 "Invalid Token" (the form the public SDK treats '
-    "as an expired session); the token sent is revoked",
+    "as an expired session); the token sent is revoked and refused that way from then on",
     "reject_order": "HTTP 400 e-orders-0008 Order rejected by RMS: insufficient margin",
     "no_token": "a login (login or session endpoint) that succeeds without a token in result",
 }

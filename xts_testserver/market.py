@@ -53,27 +53,37 @@ def segment_name(value: Any) -> str | None:
     return None
 
 
-def parse_instruments(text: str) -> dict[int, Instrument]:
-    """{token: Instrument} of a master text; lines that do not parse are skipped."""
-    found: dict[int, Instrument] = {}
-    for line in text.split("\n"):
-        fields = line.split("|", 13)
-        if len(fields) < 14:
-            continue
-        try:
-            token = int(fields[1])
-            lot = int(float(fields[12]))
-            tick = Decimal(fields[11])
-        except (ValueError, InvalidOperation):
-            continue
-        found[token] = Instrument(
-            token=token,
-            symbol=fields[4],
-            lot_size=lot,
-            tick_size=tick,
-            reference_price=_reference_price(fields[8], fields[9], tick),
-        )
-    return found
+def find_instrument(text: str, token: int) -> Instrument | None:
+    """The instrument whose ExchangeInstrumentID (field 2) is ``token`` in a master text, or None
+    (also when its line does not parse). A string search, not a parse of the whole master."""
+    needle = f"|{token}|"
+    start = text.find(needle)
+    while start != -1:
+        line_start = text.rfind("\n", 0, start) + 1
+        if "|" not in text[line_start:start]:  # the token is the line's second field
+            line_end = text.find("\n", start)
+            return _instrument(text[line_start : line_end if line_end != -1 else len(text)])
+        start = text.find(needle, start + 1)
+    return None
+
+
+def _instrument(line: str) -> Instrument | None:
+    fields = line.split("|", 13)
+    if len(fields) < 14:
+        return None
+    try:
+        token = int(fields[1])
+        lot = int(float(fields[12]))
+        tick = Decimal(fields[11])
+    except (ValueError, InvalidOperation):
+        return None
+    return Instrument(
+        token=token,
+        symbol=fields[4],
+        lot_size=lot,
+        tick_size=tick,
+        reference_price=_reference_price(fields[8], fields[9], tick),
+    )
 
 
 def _reference_price(high: str, low: str, tick: Decimal) -> Decimal:
@@ -97,7 +107,9 @@ def auth_refused(server: XTSTestServer, request: RecordedRequest) -> wire.Respon
         return None
     if server.sessions.is_market(request.authorization):
         return None
-    return wire.json_response(401, wire.INVALID_TOKEN)
+    return wire.json_response(
+        server.sessions.refusal_status(request.authorization), wire.INVALID_TOKEN
+    )
 
 
 def check_keys(

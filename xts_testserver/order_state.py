@@ -1,20 +1,23 @@
-"""The in-memory order state of one test server: orders, fills, positions, holdings, per client.
+"""The in-memory order state of one test server: orders and their fills, per client, and the
+``Portfolio`` (``positions.py``) the fills build.
 
-Pure rules, no HTTP: the dealer endpoints (``dealer.py``) and the control calls drive it, and
-``books.py`` renders it as XTS rows. Fills are deterministic so a test can steer them: MARKET
-orders fill at once at the instrument's reference price; LIMIT and stop orders stay ``New``
-until a control call fills (fully or partly), rejects or re-states them.
+Pure rules, no HTTP: the dealer endpoints (``dealer.py``, ``portfolio.py``) and the control calls
+drive it, and ``books.py`` renders it as XTS rows. Fills are deterministic so a test can steer
+them: MARKET orders fill at once at the instrument's reference price; LIMIT and stop orders stay
+``New`` until a control call fills (fully or partly), rejects or re-states them.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from xts_testserver.positions import Bucket, InstrumentLookup, Portfolio, PositionKey
+from xts_testserver.wire import Refused
 
 IST = ZoneInfo("Asia/Kolkata")
 ZERO = Decimal(0)
@@ -25,17 +28,8 @@ STATUSES = (*OPEN_STATUSES, *FINAL_STATUSES)
 FIRST_EXCHANGE_ORDER_ID = 1100000000000000
 
 
-class OrderStateError(Exception):
-    """A request the broker would refuse; ``code`` and ``description`` go into the XTS error."""
-
-    def __init__(self, code: str, description: str) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
-
-
-def not_found(app_order_id: Any) -> OrderStateError:
-    return OrderStateError("e-orders-0010", f"Order not found: appOrderID {app_order_id}")
+def not_found(app_order_id: Any) -> Refused:
+    return Refused("e-orders-0010", f"Order not found: appOrderID {app_order_id}")
 
 
 @dataclass(frozen=True)
@@ -92,56 +86,6 @@ class Order:
         return self.status in OPEN_STATUSES
 
 
-@dataclass
-class Leg:
-    """Traded quantity and value on one side of one position bucket."""
-
-    quantity: int = 0
-    value: Decimal = ZERO
-
-    def add(self, quantity: int, price: Decimal) -> None:
-        self.quantity += quantity
-        self.value += price * quantity
-
-    def take(self, quantity: int) -> Leg:
-        """Remove ``quantity`` at this leg's average price; the removed part."""
-        price = self.value / self.quantity if self.quantity else ZERO
-        self.quantity -= quantity
-        self.value -= price * quantity
-        return Leg(quantity, price * quantity)
-
-
-@dataclass
-class Bucket:
-    """Buys and sells of one (client, segment, token, product): today's and carried forward."""
-
-    symbol: str
-    lot_size: int
-    reference_price: Decimal
-    day_buy: Leg = field(default_factory=Leg)
-    day_sell: Leg = field(default_factory=Leg)
-    carry_buy: Leg = field(default_factory=Leg)
-    carry_sell: Leg = field(default_factory=Leg)
-
-    def legs(self, *, day_wise: bool) -> tuple[Leg, Leg]:
-        if day_wise:
-            return self.day_buy, self.day_sell
-        buy, sell = Leg(), Leg()
-        for leg in (self.day_buy, self.carry_buy):
-            buy.quantity, buy.value = buy.quantity + leg.quantity, buy.value + leg.value
-        for leg in (self.day_sell, self.carry_sell):
-            sell.quantity, sell.value = sell.quantity + leg.quantity, sell.value + leg.value
-        return buy, sell
-
-    def quantity(self, *, day_wise: bool) -> int:
-        buy, sell = self.legs(day_wise=day_wise)
-        return buy.quantity - sell.quantity
-
-
-PositionKey = tuple[str, str, int, str]  # client, segment, token, product
-InstrumentLookup = Callable[[str, int], Any]  # -> market.Instrument | None
-
-
 class OrderState:
     """Orders and positions of every client of one server (thread-safe)."""
 
@@ -158,10 +102,14 @@ class OrderState:
             self._orders: dict[int, Order] = {}
             self._next_id = self._first_app_order_id
             self._next_execution = 1
-            self._buckets: dict[PositionKey, Bucket] = {}
-            self._holdings: dict[str, dict[str, dict[str, Any]]] = {}
+            self._portfolio = Portfolio(self._instrument)
             self.fill_market_orders = True
             self.status_on_place = "New"
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Hold it while reading orders and positions field by field (books rendering)."""
+        return self._lock
 
     # ------------------------------------------------------------------ reads
 
@@ -182,16 +130,11 @@ class OrderState:
 
     def positions(self, client_id: str, *, day_wise: bool) -> list[tuple[PositionKey, Bucket]]:
         with self._lock:
-            return [
-                (key, bucket)
-                for key, bucket in self._buckets.items()
-                if key[0] == client_id
-                and any(leg.quantity for leg in bucket.legs(day_wise=day_wise))
-            ]
+            return self._portfolio.positions(client_id, day_wise=day_wise)
 
     def holdings(self, client_id: str) -> dict[str, dict[str, Any]]:
         with self._lock:
-            return {isin: dict(row) for isin, row in self._holdings.get(client_id, {}).items()}
+            return self._portfolio.holdings(client_id)
 
     # ------------------------------------------------------------------ orders
 
@@ -259,12 +202,12 @@ class OrderState:
         with self._lock:
             order = self.order(app_order_id, client_id=client_id)
             if not order.is_open or order.status == "PendingCancel":
-                raise OrderStateError(
+                raise Refused(
                     "e-orders-0012",
                     f"Order {order.app_order_id} cannot be modified: its status is {order.status}",
                 )
             if quantity <= order.filled:
-                raise OrderStateError(
+                raise Refused(
                     "e-orders-0013",
                     f"modifiedOrderQuantity {quantity} must exceed the quantity already filled "
                     f"({order.filled})",
@@ -286,7 +229,7 @@ class OrderState:
         with self._lock:
             order = self.order(app_order_id, client_id=client_id)
             if not order.is_open or order.status == "PendingCancel":
-                raise OrderStateError(
+                raise Refused(
                     "e-orders-0011",
                     f"Order {order.app_order_id} cannot be cancelled: its status is {order.status}",
                 )
@@ -359,12 +302,13 @@ class OrderState:
     ) -> None:
         """Add a position carried from earlier days (NetWise shows it, DayWise does not)."""
         with self._lock:
-            bucket = self._bucket((client_id, segment, token, product))
-            (bucket.carry_buy if quantity > 0 else bucket.carry_sell).add(abs(quantity), price)
+            self._portfolio.carry(
+                (client_id, segment, token, product), quantity=quantity, price=price
+            )
 
     def set_holding(self, *, client_id: str, isin: str, row: dict[str, Any]) -> None:
         with self._lock:
-            self._holdings.setdefault(client_id, {})[isin] = row
+            self._portfolio.set_holding(client_id, isin, row)
 
     # ------------------------------------------------------------------ portfolio
 
@@ -380,32 +324,12 @@ class OrderState:
         quantity: int,
     ) -> None:
         with self._lock:
-            if old_product == new_product:
-                raise OrderStateError(
-                    "e-portfolio-0003", "oldProductType and newProductType must differ"
-                )
-            old = self._buckets.get((client_id, segment, token, old_product))
-            held = old.quantity(day_wise=day_wise) if old else 0
-            if not held or quantity > abs(held):
-                raise OrderStateError(
-                    "e-portfolio-0004",
-                    f"No {old_product} position of {abs(held)} or more to convert in "
-                    f"{segment} {token} (asked {quantity})",
-                )
-            assert old is not None
-            new = self._bucket((client_id, segment, token, new_product))
-            side = "buy" if held > 0 else "sell"
-            left = quantity
-            kinds = ("day",) if day_wise else ("carry", "day")
-            for kind in kinds:
-                source: Leg = getattr(old, f"{kind}_{side}")
-                moved = source.take(min(left, source.quantity))
-                target: Leg = getattr(new, f"{kind}_{side}")
-                target.quantity, target.value = (
-                    target.quantity + moved.quantity,
-                    target.value + (moved.value),
-                )
-                left -= moved.quantity
+            self._portfolio.convert(
+                (client_id, segment, token, old_product),
+                new_product=new_product,
+                day_wise=day_wise,
+                quantity=quantity,
+            )
 
     def squareoff(
         self,
@@ -421,18 +345,17 @@ class OrderState:
     ) -> Order:
         """An opposite MARKET order for ``quantity`` (or ``percentage``) of the position."""
         with self._lock:
-            bucket = self._buckets.get((client_id, segment, token, product))
-            held = bucket.quantity(day_wise=day_wise) if bucket else 0
+            held = self._portfolio.held((client_id, segment, token, product), day_wise=day_wise)
             if not held:
                 mode = "DayWise" if day_wise else "NetWise"
-                raise OrderStateError(
+                raise Refused(
                     "e-portfolio-0005",
                     f"No open {product} {mode} position in {segment} {token} to square off",
                 )
             if percentage is not None:
                 quantity = abs(held) * percentage // 100
             if quantity is None or not 0 < quantity <= abs(held):
-                raise OrderStateError(
+                raise Refused(
                     "e-portfolio-0006",
                     f"Square-off quantity must be from 1 to {abs(held)}, got {quantity}",
                 )
@@ -450,9 +373,11 @@ class OrderState:
     def squareoff_all(self, *, client_id: str, day_wise: bool) -> list[Order]:
         with self._lock:
             placed = []
-            for (client, segment, token, product), bucket in list(self._buckets.items()):
+            for (client, segment, token, product), bucket in self._portfolio.positions(
+                client_id, day_wise=day_wise
+            ):
                 held = bucket.quantity(day_wise=day_wise)
-                if client != client_id or not held:
+                if not held:
                     continue
                 placed.append(
                     self._market_order(
@@ -499,8 +424,12 @@ class OrderState:
         now = datetime.now(IST)
         order.fills.append(Fill(str(self._next_execution), quantity, price, now))
         self._next_execution += 1
-        bucket = self._bucket((order.client_id, order.segment, order.token, order.product))
-        (bucket.day_buy if order.side == "BUY" else bucket.day_sell).add(quantity, price)
+        self._portfolio.add_fill(
+            (order.client_id, order.segment, order.token, order.product),
+            side=order.side,
+            quantity=quantity,
+            price=price,
+        )
         self._set_status(order, "Filled" if order.filled >= order.quantity else "PartiallyFilled")
 
     def _set_status(self, order: Order, status: str) -> None:
@@ -523,11 +452,3 @@ class OrderState:
                 "average_price": order.average_price,
             }
         )
-
-    def _bucket(self, key: PositionKey) -> Bucket:
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            instrument = self._instrument(key[1], key[2])
-            bucket = Bucket(instrument.symbol, instrument.lot_size, instrument.reference_price)
-            self._buckets[key] = bucket
-        return bucket

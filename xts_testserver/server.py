@@ -97,7 +97,7 @@ for _path, _method in ROUTES:
 class _Dataset:
     name: str
     variant: int
-    anchor: date
+    anchor: date | None
     custom: dict[str, str] = field(default_factory=dict)
 
 
@@ -114,7 +114,7 @@ class XTSTestServer:
         market_credentials: tuple[str, str] | None = None,
         interactive_credentials: tuple[str, str] | None = None,
         data_dir: Path | None = None,
-        anchor: date = generator.ANCHOR,
+        anchor: date | None = generator.ANCHOR,
         user_id: str = "JPROP01",
         require_client_id: bool = True,
         validate_instruments: bool = True,
@@ -141,7 +141,7 @@ class XTSTestServer:
         self.sessions = Sessions()
         self.orders = OrderState(first_app_order_id=FIRST_APP_ORDER_ID, instrument=self._known)
         self._master_bodies: dict[tuple[str, ...], bytes] = {}
-        self._instruments: dict[str, dict[int, Instrument]] = {}
+        self._instruments: dict[str, dict[int, Instrument | None]] = {}  # looked up so far
         self.stopping = threading.Event()
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -295,12 +295,10 @@ class XTSTestServer:
     def instrument(self, segment: str, token: int) -> Instrument | None:
         """What the served master of ``segment`` says about ``token`` (None: not listed)."""
         with self._lock:
-            found = self._instruments.get(segment)
-        if found is None:
-            found = market.parse_instruments(self.master_text(segment))
-            with self._lock:
-                self._instruments[segment] = found
-        return found.get(token)
+            known = self._instruments.setdefault(segment, {})
+            if token not in known:
+                known[token] = market.find_instrument(self.master_text(segment), token)
+            return known[token]
 
     def _known(self, segment: str, token: int) -> Instrument:
         """The instrument, or a stand-in when instruments are not validated."""
@@ -460,9 +458,17 @@ class XTSTestServer:
             return ()
         if endpoint == "indexlist":
             name = segment_name(request.query.get("exchangeSegment", ""))
+        elif endpoint in ("modify", "cancel", "orderhistory"):  # the segment of that order
+            name = self._order_segment(body.get("appOrderID") or request.query.get("appOrderID"))
         else:
             name = segment_name(body.get("exchangeSegment", ""))
         return (name,) if name else ()
+
+    def _order_segment(self, app_order_id: Any) -> str | None:
+        try:
+            return self.orders.order(app_order_id).segment
+        except wire.Refused:
+            return None
 
     def _answer(self, request: RecordedRequest) -> wire.Response:
         endpoint, wrong_method = self._route(request)
@@ -478,7 +484,8 @@ class XTSTestServer:
             request.fault = fault.kind
             logger.info("Injected fault %s on %s %s", fault.kind, request.method, request.path)
             if fault.kind in faults.REVOKES_TOKEN:
-                self.sessions.revoke(request.authorization)
+                status = 400 if fault.kind == "invalid_token" else 401
+                self.sessions.revoke(request.authorization, status=status)
             early = faults.early_response(fault.kind)
             if early is not None:
                 return early

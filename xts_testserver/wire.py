@@ -50,6 +50,19 @@ def error_response(status: int, code: str, description: str) -> Response:
     return json_response(status, error(code, description))
 
 
+class Refused(Exception):
+    """A request the broker refuses: answered as an XTS error (HTTP 400 unless said)."""
+
+    def __init__(self, code: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.status = status
+
+    def response(self) -> Response:
+        return error_response(self.status, self.code, self.description)
+
+
 class Headers(dict):
     """Request headers as received; lookups (``[]``, ``get``, ``in``) ignore case."""
 
