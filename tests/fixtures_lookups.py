@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import functools
 import socket
 import subprocess
 import time
@@ -24,10 +23,10 @@ from jainam_prop.master_parser import merge_parsed, parse_index_list, parse_mast
 from jainam_prop.models import DEFAULT_BROKER, SymbolToken
 from jainam_prop.services import lookups, save_master_contract_to_db
 from jainam_prop.services.lookups import memory
+from tests import sample_data
 
 DATA_DIR = Path(__file__).parent / "data"
 EXPIRY_FIELD = 16  # ContractExpiration of future (1), option (2) and spread (4) lines
-FIRST_EXPIRY_IN = 7  # days from today to the earliest expiry of each derivatives segment
 
 
 def child_database_url() -> str:
@@ -43,12 +42,6 @@ def child_database_url() -> str:
 # --- sample masters, moved to today ------------------------------------------------------------
 
 
-@functools.cache
-def _sample_lines(segment: str) -> tuple[str, ...]:
-    text = (DATA_DIR / f"{segment}.txt").read_text(encoding="utf-8")
-    return tuple(line for line in text.splitlines() if line.strip())
-
-
 def _expiry_of(line: str) -> dt.date | None:
     fields = line.split("|")
     if fields[2] in ("1", "2", "4") and len(fields) > EXPIRY_FIELD:
@@ -57,14 +50,9 @@ def _expiry_of(line: str) -> dt.date | None:
 
 
 def live_lines(segment: str, *, today: dt.date) -> list[str]:
-    """The segment's sample lines, every expiry moved by the same number of days so that the
-    earliest is ``FIRST_EXPIRY_IN`` days after ``today`` (so every contract is live)."""
-    lines = list(_sample_lines(segment))
-    expiries = [e for e in map(_expiry_of, lines) if e is not None]
-    if not expiries:
-        return lines
-    shift = today + dt.timedelta(days=FIRST_EXPIRY_IN) - min(expiries)
-    return [moved(line, days=shift.days) for line in lines]
+    """The segment's sample lines with every contract live on ``today`` (``tests.sample_data``
+    moves each segment's expiries by whole weeks)."""
+    return [line for line in sample_data.live_lines(segment, today=today) if line.strip()]
 
 
 def moved(line: str, *, days: int) -> str:
@@ -91,10 +79,6 @@ def option_line(base: str, *, strike: int, kind: str, token: int) -> str:
     fields[18] = "3" if kind == "CE" else "4"
     fields[-1] = fields[-1].replace(old, f"{strike}{kind}")
     return "|".join(fields)
-
-
-def _line_of(segment: str, token: int) -> str:
-    return next(line for line in _sample_lines(segment) if line.split("|")[1] == str(token))
 
 
 NIFTY_CE_TOKEN = 51278  # the real NIFTY 21300 CE line of the NSEFO sample

@@ -164,6 +164,12 @@ def strike(text: str) -> tuple[float, str] | str:
 
 def check_lengths(symbol: str, name: str, brsymbol: str) -> None:
     """Refuse texts longer than their SymbolToken column."""
+    if (
+        len(symbol) <= MAX_SYMBOL_LENGTH
+        and len(name) <= MAX_NAME_LENGTH
+        and len(brsymbol) <= MAX_BRSYMBOL_LENGTH
+    ):
+        return
     if len(symbol) > MAX_SYMBOL_LENGTH:
         raise malformed(f"symbol longer than {MAX_SYMBOL_LENGTH} characters")
     if len(name) > MAX_NAME_LENGTH:

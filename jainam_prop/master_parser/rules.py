@@ -122,12 +122,7 @@ def cash_row(line: list[str], context: Context) -> Row:
         symbol = upper if series == "EQ" else f"{upper}-{series}"
     else:
         symbol = upper
-    if (
-        len(symbol) > f.MAX_SYMBOL_LENGTH
-        or len(name) > f.MAX_NAME_LENGTH
-        or len(brsymbol) > f.MAX_BRSYMBOL_LENGTH
-    ):
-        f.check_lengths(symbol, name, brsymbol)
+    f.check_lengths(symbol, name, brsymbol)
     if series == "SPOT" and context.segment == "BSECM":
         raise Skip(SkipReason.NOT_TRADABLE, "BSE SPOT row (index value, not tradable)")
     isin = f.isin(line[CASH_ISIN])
@@ -140,12 +135,7 @@ def future_row(line: list[str], context: Context) -> Row:
     token, name, upper, brsymbol, lot, tick, multiplier, freeze, low, high = _common(line)
     days, code = _expiry(line)
     symbol = f"{upper}{code}FUT"
-    if (
-        len(symbol) > f.MAX_SYMBOL_LENGTH
-        or len(name) > f.MAX_NAME_LENGTH
-        or len(brsymbol) > f.MAX_BRSYMBOL_LENGTH
-    ):
-        f.check_lengths(symbol, name, brsymbol)
+    f.check_lengths(symbol, name, brsymbol)
     _alive(days, context)
     return (symbol, token, brsymbol, name, days, math.nan, lot, tick, "FUT",
             freeze, low, high, multiplier, None, f.underlying_token(line[UNDERLYING]))  # fmt: skip
@@ -164,12 +154,7 @@ def option_row(line: list[str], context: Context) -> Row:
         raise malformed(f"option type {quoted(line[OPTION_TYPE])} is not 3 (CE) or 4 (PE)")
     value, strike_text = strike
     symbol = f"{upper}{code}{strike_text}{kind}"
-    if (
-        len(symbol) > f.MAX_SYMBOL_LENGTH
-        or len(name) > f.MAX_NAME_LENGTH
-        or len(brsymbol) > f.MAX_BRSYMBOL_LENGTH
-    ):
-        f.check_lengths(symbol, name, brsymbol)
+    f.check_lengths(symbol, name, brsymbol)
     _alive(days, context)
     return (symbol, token, brsymbol, name, days, value, lot, tick, kind,
             freeze, low, high, multiplier, None, f.underlying_token(line[UNDERLYING]))  # fmt: skip

@@ -56,7 +56,7 @@ def get_token_from_symbol(symbol: str, exchange: str, *, broker: str = DEFAULT_B
     ``ValueError`` naming the symbol, exchange and broker, with up to three close live
     matches) or ``ValueError`` for an unknown exchange.
     """
-    return _by_symbol(_symbol(symbol), _exchange(exchange), broker).token
+    return token_of(_by_symbol(_symbol(symbol), _exchange(exchange), broker, build=False))  # type: ignore[return-value]
 
 
 def get_instrument(symbol: str, exchange: str, *, broker: str = DEFAULT_BROKER) -> Instrument:
@@ -238,18 +238,20 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
 # --- through the tiers ------------------------------------------------------------------------
 
 
-def _by_symbol(symbol: str, exchange: str, broker: str) -> Instrument:
+def _by_symbol(symbol: str, exchange: str, broker: str, *, build: bool = True) -> Any:
+    """The answer for one symbol: an Instrument (a record when ``build`` is False and memory
+    holds no Instrument yet: a token needs no object)."""
     key = (symbol, exchange)
     if len(symbol) > _SYMBOL_MAX_LENGTH:  # cannot exist
         raise SymbolNotFound(symbol=symbol, exchange=exchange, broker=broker)
     snapshot, found, tier = tiers.walk(broker, BY_SYMBOL, [key], explain=_explain(broker))
     entry = found[key]
-    if entry.__class__ is tuple:
+    if entry.__class__ is tuple and build:
         entry = instrument(entry, broker)  # type: ignore[arg-type]
         tiers.replace(snapshot, broker, BY_SYMBOL, key, entry)
-    if entry.__class__ is Instrument:
-        logger.debug("lookup %s %s:%s -> %s (%s)", broker, exchange, symbol, entry.token, tier)  # type: ignore[union-attr]
-        return entry  # type: ignore[return-value]
+    if entry.__class__ is not NotFound:
+        logger.debug("lookup %s %s:%s -> %s (%s)", broker, exchange, symbol, token_of(entry), tier)
+        return entry
     missing: NotFound = entry  # type: ignore[assignment]
     if missing.suggestions is None:  # a batch's not-found: add the suggestions once
         missing = NotFound(_explain(broker)(key))

@@ -26,6 +26,7 @@ from .memory import BY_SYMBOL
 from .records import Record, record_of_row
 
 COLUMNS = vocabulary.INSTRUMENT_COLUMNS
+_ROWS = SymbolToken.objects.values_list(*COLUMNS)
 #: Keys per SQL query in batches (below every backend's parameter limit).
 BATCH_SQL_CHUNK = 900
 
@@ -42,6 +43,16 @@ def records(broker: str, direction: str, keys: Sequence[Any]) -> dict[Any, Recor
     By token, a token listed twice on one exchange answers the row with the first symbol.
     """
     found: dict[Any, Record] = {}
+    if len(keys) == 1:  # a single lookup: the plainest query
+        first, second = keys[0]
+        where = {"symbol": first, "exchange": second} if direction == BY_SYMBOL else {
+            "exchange": first, "token": second}  # fmt: skip
+        rows = _ROWS.filter(broker=broker, **where)
+        if direction != BY_SYMBOL:
+            rows = rows.order_by("symbol")[:1]
+        for row in rows:
+            found[keys[0]] = record_of_row(row)
+        return found
     for start in range(0, len(keys), BATCH_SQL_CHUNK):
         chunk = keys[start : start + BATCH_SQL_CHUNK]
         grouped: dict[str, list[Any]] = defaultdict(list)
@@ -63,7 +74,7 @@ def records(broker: str, direction: str, keys: Sequence[Any]) -> dict[Any, Recor
                 for exchange, values in grouped.items()
             ),
         )
-        rows = SymbolToken.objects.filter(condition, broker=broker).values_list(*COLUMNS)
+        rows = _ROWS.filter(condition, broker=broker)
         for row in rows:
             if direction == BY_SYMBOL:
                 found[(row[0], row[1])] = record_of_row(row)
@@ -129,12 +140,10 @@ def nearest_expiries(
     found by probing the unique index for every future symbol the grammar allows in the
     months around ``reference`` instead (a few hundred index probes, no row scan).
     """
-    if kinds is not None and tuple(kinds) == ("FUT",):
-        found = _future_expiries(
+    if kinds is not None and tuple(kinds) == ("FUT",):  # never a scan, even when none is near
+        return _future_expiries(
             broker, name=name, exchange=exchange, reference=reference, today=today
         )
-        if found:
-            return found
     rows = SymbolToken.objects.filter(broker=broker, exchange=exchange, name=name)
     if kinds is not None:
         rows = rows.filter(instrument_type__in=kinds)

@@ -28,6 +28,7 @@ import threading
 from django_redis import get_redis_connection
 
 from jainam_prop import cache_outage
+from jainam_prop.models import DEFAULT_BROKER
 
 from . import cache, db, memory
 from .config import config
@@ -156,7 +157,7 @@ def _raise_plain(names: list[str], generation: int, ttl: float, fresh_for: float
     return current
 
 
-def current_generation(*, broker: str) -> int:
+def current_generation(*, broker: str = DEFAULT_BROKER) -> int:
     """The broker's generation as this process uses it for lookups (see the module doc)."""
     return snapshot(broker).generation
 
