@@ -50,7 +50,8 @@ pytestmark = pytest.mark.django_db
 PLACE = "/api/v1/placeorder"
 SYMBOL = "/api/v1/symbol"
 SEARCH = "/api/v1/search"
-ENDPOINTS = (PLACE, SYMBOL, SEARCH)
+SPLIT = "/api/v1/splitorder"
+ENDPOINTS = (PLACE, SPLIT, SYMBOL, SEARCH)
 
 # Text an attacker or a broken client sends. None of it names a stored instrument.
 HOSTILE_TEXT = [
@@ -367,7 +368,7 @@ def test_wrong_type_api_key_is_401(client, unchanged, value):
 # --- property: random JSON never errors and never leaks an order -----------------------------
 
 FIELDS = ["apikey", "symbol", "exchange", "action", "quantity", "pricetype", "product", "price",
-          "trigger_price", "disclosed_quantity", "strategy", "query"]  # fmt: skip
+          "trigger_price", "disclosed_quantity", "strategy", "query", "splitsize"]  # fmt: skip
 json_values = st.recursive(
     st.none()
     | st.booleans()
@@ -412,7 +413,10 @@ def _check_response(path: str, body: dict[str, Any], *, sent_before: int) -> Non
     answer = response.json()
     if response.status_code == 200:
         assert answer["status"] == "success"
-        assert sent_after == sent_before + (1 if path == PLACE else 0)
+        if path == SPLIT:  # every slice placed, at most 100
+            assert 1 <= sent_after - sent_before == len(answer["results"]) <= 100
+        else:
+            assert sent_after == sent_before + (1 if path == PLACE else 0)
     else:
         assert 400 <= response.status_code < 500
         assert answer["status"] == "error"

@@ -658,6 +658,8 @@ def test_split_order_is_checked_whole_before_the_first_slice(
     assert response.status_code == 400, response.content
     body = response.json()
     assert (body["reason"], body["field"]) == (reason, field)
+    if reason == "freeze_qty":
+        assert "Fix: use a splitsize of at most 1755" in body["message"]
     assert order_posts(xts_orders_server) == []
     assert session_logins(xts_orders_server) == []
 

@@ -8,7 +8,8 @@ with its HTTP status, in ``error_response`` and nowhere else. Every refusal is l
 with a stable ``reason`` key (``refused endpoint=... reason=...``). No error body carries a
 broker URL or host (they stay in the server log). Endpoints and statuses: docs/api.md.
 
-View modules next to this one use ``string_field``, ``exchange_field``, ``charge_lookup``.
+View modules next to this one use ``string_field``, ``exchange_field`` (and their
+``optional_`` forms) and ``charge_lookup``.
 """
 
 from __future__ import annotations
@@ -219,7 +220,9 @@ def refusal_body(exc: OrderInvalid) -> dict[str, Any]:
         body.update(tick_size=_number(exc.tick_size), valid_prices=nearest)
     elif isinstance(exc, OverFreezeLimit):
         fix = (
-            f"send at most {exc.max_quantity} per order, or the whole quantity through "
+            f"use a splitsize of at most {exc.max_quantity}"
+            if exc.field == "splitsize"
+            else f"send at most {exc.max_quantity} per order, or the whole quantity through "
             f"{SPLIT_ENDPOINT} with a splitsize of at most {exc.max_quantity}"
         )
         body.update(freeze_qty=exc.limit, max_quantity=exc.max_quantity)
@@ -234,7 +237,7 @@ def refusal_body(exc: OrderInvalid) -> dict[str, Any]:
 
 def scrub(message: str) -> str:
     """``message`` without any URL, and without the configured broker hosts."""
-    hosts = set()
+    hosts: set[str] = set()
     for name in _BROKER_URL_SETTINGS:
         url = getattr(settings, name, "") or ""
         if url:
@@ -337,11 +340,18 @@ def _check_characters(body: dict[str, Any]) -> None:
 # --- fields of lookup endpoints --------------------------------------------------------------
 
 
-def string_field(body: dict[str, Any], field: str, *, required: bool = True) -> str | None:
+def string_field(body: dict[str, Any], field: str) -> str:
+    """A required text field, trimmed."""
+    value = optional_string_field(body, field)
+    if value is None:
+        raise BadRequest(f"{field}: is required", field=field)
+    return value
+
+
+def optional_string_field(body: dict[str, Any], field: str) -> str | None:
+    """A text field, trimmed; None when absent or blank."""
     value = body.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise BadRequest(f"{field}: is required", field=field)
         return None
     if not isinstance(value, str):
         raise BadRequest(f"{field}: must be a string (got {type(value).__name__})", field=field)
@@ -350,8 +360,16 @@ def string_field(body: dict[str, Any], field: str, *, required: bool = True) -> 
     return value.strip()
 
 
-def exchange_field(body: dict[str, Any], *, required: bool) -> str | None:
-    exchange = string_field(body, "exchange", required=required)
+def exchange_field(body: dict[str, Any]) -> str:
+    """A required OpenAlgo exchange, upper-cased."""
+    exchange = optional_exchange_field(body)
+    if exchange is None:
+        raise BadRequest("exchange: is required", field="exchange")
+    return exchange
+
+
+def optional_exchange_field(body: dict[str, Any]) -> str | None:
+    exchange = optional_string_field(body, "exchange")
     if exchange is None:
         return None
     if exchange.upper() not in EXCHANGES:

@@ -57,9 +57,9 @@ def _slice_json(piece: Slice) -> dict[str, Any]:
         item["orderid"] = piece.orderid
     if piece.status == "unknown":
         item["message"] = (
-            unknown_message()
-            if isinstance(piece.error, XTSTimeout)
-            else scrub(broker_message(piece.error))
+            scrub(broker_message(piece.error))
+            if piece.error is not None and not isinstance(piece.error, XTSTimeout)
+            else unknown_message()
         )
     elif piece.status == "error" and piece.error is not None:
         item["message"] = scrub(broker_message(piece.error))

@@ -11,7 +11,13 @@ from jainam_prop.models import ApiKey
 from jainam_prop.services import get_instrument, search_instruments
 from jainam_prop.services.lookups import Instrument
 from jainam_prop.services.orders import freeze_limit, max_quantity
-from jainam_prop.views.api import api_view, charge_lookup, exchange_field, string_field
+from jainam_prop.views.api import (
+    api_view,
+    charge_lookup,
+    exchange_field,
+    optional_exchange_field,
+    string_field,
+)
 from jainam_prop.vocabulary import MONTHS
 
 SEARCH_LIMIT = 50
@@ -22,7 +28,7 @@ NO_STRIKE = -0.01
 @api_view
 def symbol(request: HttpRequest, body: dict[str, Any], api_key: ApiKey) -> JsonResponse:
     symbol_text = string_field(body, "symbol")
-    exchange = exchange_field(body, required=True)
+    exchange = exchange_field(body)
     charge_lookup(api_key)
     instrument = get_instrument(symbol_text, exchange, broker=settings.JAINAM_BROKER)
     return JsonResponse({"status": "success", "data": instrument_json(instrument)})
@@ -31,7 +37,7 @@ def symbol(request: HttpRequest, body: dict[str, Any], api_key: ApiKey) -> JsonR
 @api_view
 def search(request: HttpRequest, body: dict[str, Any], api_key: ApiKey) -> JsonResponse:
     query = string_field(body, "query")
-    exchange = exchange_field(body, required=False)
+    exchange = optional_exchange_field(body)
     charge_lookup(api_key)
     found = search_instruments(
         query, exchange=exchange, broker=settings.JAINAM_BROKER, limit=SEARCH_LIMIT

@@ -16,7 +16,7 @@ from decimal import Decimal
 from jainam_prop.errors import ContractExpired, NotWholeLots, OffTickPrice, OverFreezeLimit
 from jainam_prop.services.lookups import Instrument, live_contracts_near
 from jainam_prop.services.orders.fields import PRICETYPES_WITH_PRICE, PRICETYPES_WITH_TRIGGER
-from jainam_prop.vocabulary import FNO_EXCHANGES
+from jainam_prop.vocabulary import FNO_EXCHANGES, is_dead
 
 #: Alternatives offered with a dead-contract refusal.
 ALTERNATIVES = 3
@@ -44,12 +44,13 @@ def check_order(
 
 def check_live(*, instrument: Instrument, today: date) -> None:
     """A contract whose expiry date is before ``today`` (Asia/Kolkata) is dead."""
-    if not instrument.is_dead(today=today):
+    expiry = instrument.expiry
+    if expiry is None or not is_dead(expiry, today=today):
         return
     raise ContractExpired(
         symbol=instrument.symbol,
         exchange=instrument.exchange,
-        expiry=instrument.expiry,
+        expiry=expiry,
         alternatives=tuple(
             live.symbol for live in live_alternatives(instrument=instrument, today=today)
         ),
