@@ -45,12 +45,20 @@ class XTSUnavailable(XTSError):
     """XTS could not be reached, dropped the connection or answered 5xx after all retries."""
 
 
+class XTSNotSent(XTSUnavailable):
+    """The request never reached XTS (connection refused, connect timeout): nothing was done."""
+
+
 class XTSTimeout(XTSUnavailable):
     """XTS did not answer within the configured timeout."""
 
 
 class XTSRejected(XTSError):
-    """XTS answered, but with an error (HTTP 4xx or a body of type "error")."""
+    """XTS answered, but with an error (HTTP 4xx or a body of type "error").
+
+    ``description`` is the broker's own words, safe to show a caller (the message also names
+    the request's URL, which belongs in the server log only).
+    """
 
     def __init__(
         self,
@@ -247,4 +255,45 @@ class TokenNotFound(ValueError):
             f"Token {token} not found on {exchange} for broker {broker}. Check the exchange "
             "(tokens are per exchange segment) and that the master contract was synced today "
             "(manage.py sync_master_contract)."
+        )
+
+
+class OrderNotFound(LookupError):
+    """No order with this id in the dealer order book of the configured client."""
+
+    def __init__(self, *, order_id: str, client_id: str) -> None:
+        self.order_id = order_id
+        self.client_id = client_id
+        super().__init__(
+            f"Order {order_id} not found in today's order book of client {client_id}: check the "
+            "order id (orders of other clients are not visible)"
+        )
+
+
+class OrderStateConflict(Exception):
+    """The order exists but its state forbids the action (modify a filled order, ...)."""
+
+    def __init__(self, *, order_id: str, action: str, state: str) -> None:
+        self.order_id = order_id
+        self.action = action
+        self.state = state
+        super().__init__(f"Order {order_id} is {state}: it cannot be {action}")
+
+
+class OutcomeUnknown(OrderOutcomeUnknown):
+    """A place, modify or cancel whose answer was lost, and whose effect the order book does
+    not (yet) show: the order may be live. ``action`` names the write; ``order_id`` the order
+    a modify or cancel was for."""
+
+    def __init__(
+        self, *, action: str, identifier: str, order_id: str | None = None, cause: str = ""
+    ) -> None:
+        self.action = action
+        self.identifier = identifier
+        self.order_id = order_id
+        self.cause = cause
+        super().__init__(
+            f"outcome unknown: the {action} may have reached the exchange (unique_id "
+            f"{identifier}{f', order {order_id}' if order_id else ''}): {cause}",
+            unique_id=identifier,
         )

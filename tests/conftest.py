@@ -12,6 +12,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures_lookups",
     "tests.fixtures_xts",
     "tests.fixtures_orders",
+    "tests.fixtures_dealer",
 ]
 
 

@@ -328,7 +328,8 @@ def test_order_path_secrets_appear_in_no_debug_line(
     cache.clear()  # forget the shared session: the next order logs in with the wrong secret
     answers.append(place())
 
-    assert [a.status_code for a in answers] == [200, 200, 502, 502, 401, 502]
+    # http500: the order book does not show the order, so its outcome is unknown (504).
+    assert [a.status_code for a in answers] == [200, 200, 502, 504, 401, 502]
     tokens = {r.authorization for r in order_posts(xts_orders_server)} - {None}
     assert len(tokens) == 2
     assert any(r.levelno == logging.DEBUG for r in caplog.records)

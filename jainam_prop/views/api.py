@@ -160,13 +160,11 @@ def _describe(exc: BaseException) -> tuple[int, str, dict[str, Any], dict[str, s
 def _broker_error(exc: XTSError) -> tuple[int, str, dict[str, Any], dict[str, str]]:
     """Broker failures in the broker's words, never with our request line (URL, host)."""
     if isinstance(exc, OrderOutcomeUnknown):
-        logger.error("Broker timeout, order outcome unknown (uid %s): %s", exc.unique_id, exc)
-        return (
-            504,
-            "outcome_unknown",
-            {"message": unknown_message(), "unique_id": exc.unique_id},
-            {},
-        )
+        logger.error("Order outcome unknown (uid %s): %s", exc.unique_id, exc)
+        body = {"message": unknown_message(exc.unique_id), "unique_id": exc.unique_id}
+        if getattr(exc, "order_id", None):
+            body["orderid"] = exc.order_id
+        return 504, "outcome_unknown", body, {}
     if isinstance(exc, XTSTimeout):
         logger.error("Broker timeout: %s", exc)
         return 504, "broker_timeout", {"message": unknown_message()}, {}
@@ -197,11 +195,13 @@ def broker_message(exc: XTSError) -> str:
     )
 
 
-def unknown_message() -> str:
-    return (
-        "The broker did not answer in time; the order may still have reached the exchange: "
-        "check the order book before placing it again"
-    )
+OUTCOME_UNKNOWN = "outcome unknown: the order may be live; check the order book"
+
+
+def unknown_message(unique_id: str | None = None) -> str:
+    """The words of a lost answer: look for ``unique_id`` in the order book before resending."""
+    named = f" for unique_id {unique_id}" if unique_id else ""
+    return f"{OUTCOME_UNKNOWN}{named} before sending it again"
 
 
 def refusal_body(exc: OrderInvalid) -> dict[str, Any]:

@@ -5,9 +5,11 @@ the (connect, read) timeouts, bounded retries with exponential backoff (tenacity
 mapping of XTS answers to typed errors:
 
 - connection refused / dropped / truncated body, timeouts, HTTP 5xx -> ``XTSUnavailable``
-  (``XTSTimeout`` for timeouts), retried only when the call is ``idempotent``;
-- HTTP 401/403 or an ``e-session-*`` error code -> ``XTSAuthError`` (never retried here: the
-  caller logs in again once);
+  (``XTSTimeout`` for timeouts; ``XTSNotSent`` when no connection was ever opened, so XTS
+  cannot have acted), retried only when the call is ``idempotent``;
+- HTTP 401/403, an ``e-session-*`` error code, or HTTP 400 with the description "Invalid
+  Token" (how the public Symphony SDK recognises an expired session) -> ``XTSAuthError``
+  (never retried here: the caller logs in again once);
 - other HTTP 4xx or a body ``{"type": "error"}`` -> ``XTSRejected`` with the broker's
   description and code (never retried);
 - 2xx that is not a JSON object with ``type == "success"`` and a ``result`` -> ``XTSBadResponse``.
@@ -33,10 +35,12 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential,
 )
+from urllib3.exceptions import NewConnectionError
 
 from jainam_prop.errors import (
     XTSAuthError,
     XTSBadResponse,
+    XTSNotSent,
     XTSRejected,
     XTSTimeout,
     XTSUnavailable,
@@ -161,13 +165,19 @@ class XTSHttp:
                 method, url, json=json, params=params, headers=headers, timeout=timeout
             )
             body_bytes = response.content  # reads the whole body: truncation surfaces here
+        except requests.ConnectTimeout as exc:
+            raise XTSNotSent(
+                f"XTS did not accept a connection for {where} within {timeout[0]:g}s. "
+                "Check JAINAM_*_URL, the network and the broker's status."
+            ) from exc
         except requests.Timeout as exc:
             raise XTSTimeout(
                 f"XTS did not answer {where} within {timeout[1]:g}s (timeout). "
                 "Check the broker's status or raise JAINAM_HTTP_READ_TIMEOUT."
             ) from exc
         except requests.RequestException as exc:
-            raise XTSUnavailable(
+            error_class = XTSNotSent if _never_connected(exc) else XTSUnavailable
+            raise error_class(
                 f"XTS unreachable for {where}: {type(exc).__name__}: {exc}. "
                 "Check JAINAM_*_URL, the network and the broker's status."
             ) from exc
@@ -181,15 +191,12 @@ class XTSHttp:
         if (isinstance(body, dict) and body.get("type") == "error") or 400 <= status < 500:
             code = str(body.get("code", "")) if isinstance(body, dict) else ""
             description = _describe(body, body_bytes)
-            error_class = (
-                XTSAuthError
-                if status in (401, 403) or code.startswith("e-session")
-                else XTSRejected
-            )
+            error_class = XTSAuthError if _session_refused(status, code, body) else XTSRejected
             raise error_class(
                 f"XTS rejected {where} (HTTP {status}, code {code or '-'}): {description}",
                 code=code,
                 http_status=status,
+                description=description,
             )
         if not isinstance(body, dict) or body.get("type") != "success" or "result" not in body:
             raise XTSBadResponse(
@@ -197,6 +204,22 @@ class XTSHttp:
                 f"object: {body_bytes[:200]!r}"
             )
         return body["result"]
+
+
+def _never_connected(exc: requests.RequestException) -> bool:
+    """The connection was never opened (refused, no route, name not resolved)."""
+    if not isinstance(exc, requests.ConnectionError) or not exc.args:
+        return False
+    reason = getattr(exc.args[0], "reason", exc.args[0])
+    return isinstance(reason, NewConnectionError)
+
+
+def _session_refused(status: int, code: str, body: Any) -> bool:
+    """The broker refused the session token (not the request itself)."""
+    if status in (401, 403) or code.startswith("e-session"):
+        return True
+    description = str(body.get("description", "")) if isinstance(body, dict) else ""
+    return status == 400 and description.strip().lower() == "invalid token"
 
 
 def _json_or_none(raw: bytes) -> Any:

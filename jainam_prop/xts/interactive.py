@@ -1,4 +1,7 @@
-"""XTS interactive API: session login and order placement.
+"""XTS interactive API for a dealer (prop) account: session, order writes, books, positions.
+
+Every dealer call names the client it acts for (``clientID``): in the JSON body of writes,
+in the query string of reads. The caller passes it; this module only speaks HTTP.
 
 One interactive session serves every process: the session token lives in the shared Django
 cache (Redis in production), so gunicorn workers and management commands reuse one login.
@@ -6,11 +9,13 @@ A short lock in the same cache (``cache.add``, atomic on Redis and on the in-pro
 lets exactly one caller log in while the others wait for its token, so a burst of orders on
 an empty or expired session does not stampede ``/user/session``.
 
-When the broker refuses the token (``XTSAuthError``), the client logs in again once (unless
-another caller already replaced the refused token) and retries the request once.
+When the broker refuses the token (``XTSAuthError``: HTTP 401/403, ``e-session-*``, or HTTP
+400 "Invalid Token"), the client logs in again once (unless another caller already replaced
+the refused token) and retries the request once: a refused token means nothing was done.
 
-``POST /orders`` is sent with ``idempotent=False``: a timed-out or dropped order POST may
-already have reached the exchange, so it is never retried automatically.
+Order writes (place, modify, cancel) are sent with ``idempotent=False``: a timed-out or
+dropped write may already have reached the exchange, so it is never retried automatically;
+the order service reconciles it against the order book instead. Reads are retried.
 
 If the cache itself fails (Redis down), the client falls back to a session kept in this
 process and logs a warning: orders keep flowing, at the cost of one login per process.
@@ -102,6 +107,50 @@ class InteractiveClient:
                 "book before placing it again."
             ) from None
 
+    def modify_order(self, xts_modify: dict[str, Any]) -> int:
+        """Send one modification (an XTS ``PUT /orders`` body); return its AppOrderID."""
+        result = self._authed_call("PUT", "orders", json=xts_modify, idempotent=False)
+        return _app_order_id(result, fallback=xts_modify.get("appOrderID"), action="modify")
+
+    def cancel_order(
+        self, *, app_order_id: int, client_id: str, order_unique_identifier: str = ""
+    ) -> int:
+        """Cancel one order (``DELETE /orders``); return its AppOrderID."""
+        params: dict[str, Any] = {"appOrderID": int(app_order_id), "clientID": client_id}
+        if order_unique_identifier:
+            params["orderUniqueIdentifier"] = order_unique_identifier
+        result = self._authed_call("DELETE", "orders", params=params, idempotent=False)
+        return _app_order_id(result, fallback=app_order_id, action="cancel")
+
+    def order_book(self, *, client_id: str) -> list[dict[str, Any]]:
+        """Today's orders of ``client_id`` (``GET /orders/dealerorderbook``)."""
+        result = self._authed_call("GET", "orders/dealerorderbook", params={"clientID": client_id})
+        return _rows(result, "order book")
+
+    def trade_book(self, *, client_id: str) -> list[dict[str, Any]]:
+        """Today's trades of ``client_id`` (``GET /orders/dealertradebook``)."""
+        result = self._authed_call("GET", "orders/dealertradebook", params={"clientID": client_id})
+        return _rows(result, "trade book")
+
+    def positions(self, *, client_id: str, day_or_net: str = "NetWise") -> list[dict[str, Any]]:
+        """Positions of ``client_id`` (``GET /portfolio/dealerpositions``), net-wise by default."""
+        result = self._authed_call(
+            "GET",
+            "portfolio/dealerpositions",
+            params={"dayOrNet": day_or_net, "clientID": client_id},
+        )
+        if isinstance(result, dict):
+            result = result.get("positionList", [])
+        return _rows(result, "position book")
+
+    def balance(self, *, client_id: str) -> Any:
+        """Funds and limits of ``client_id`` (``GET /user/balance``), as XTS answers them."""
+        return self._authed_call("GET", "user/balance", params={"clientID": client_id})
+
+    def holdings(self, *, client_id: str) -> Any:
+        """Delivery holdings of ``client_id`` (``GET /portfolio/holdings``), as XTS answers them."""
+        return self._authed_call("GET", "portfolio/holdings", params={"clientID": client_id})
+
     def _authed_call(self, method: str, path: str, **kwargs: Any) -> Any:
         token = self.session_token()
         try:
@@ -191,6 +240,24 @@ class InteractiveClient:
         attempts = 1 + policy.retries
         backoff = sum(min(policy.backoff * 2**n, 10) for n in range(policy.retries))
         return math.ceil(per_attempt * attempts + backoff + 1)
+
+
+def _app_order_id(result: Any, *, fallback: Any, action: str) -> int:
+    """The AppOrderID of a write's answer (XTS echoes it; fall back to the one we sent)."""
+    value = result.get("AppOrderID") if isinstance(result, dict) else None
+    try:
+        return int(value if value is not None else fallback)
+    except (TypeError, ValueError):
+        raise XTSBadResponse(f"XTS answered the {action} without an AppOrderID") from None
+
+
+def _rows(result: Any, what: str) -> list[dict[str, Any]]:
+    """A book's rows: a list of objects (XTS answers an empty book with [] or "")."""
+    if result in (None, "", []):
+        return []
+    if isinstance(result, list) and all(isinstance(row, dict) for row in result):
+        return result
+    raise XTSBadResponse(f"XTS answered the {what} with something that is not a list of rows")
 
 
 class _CacheDown(Exception):

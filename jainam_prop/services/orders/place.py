@@ -3,7 +3,9 @@
 The OpenAlgo -> XTS mapping (product, price type -> order type, prices per price type) lives
 here and nowhere else. Order of work: fields, instrument, pre-trade rules, configuration,
 the key's order budget, then one POST. Anything refused before the POST sends nothing; a POST
-whose answer is lost raises ``OrderOutcomeUnknown`` (never retried, never called failed).
+whose answer is lost is looked up in the order book by its identifier (``reconcile.place``):
+found, its AppOrderID is the answer; not found, ``OrderOutcomeUnknown`` (never retried, never
+called failed).
 
 Every order carries its own ``orderUniqueIdentifier`` (``new_unique_id``): ``jp`` and 14 hex
 digits (16 characters; XTS's length limit is unconfirmed, so it stays short). The OpenAlgo
@@ -13,7 +15,6 @@ digits (16 characters; XTS's length limit is unconfirmed, so it stays short). Th
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -22,7 +23,8 @@ from typing import Any
 
 from django.conf import settings
 
-from jainam_prop.errors import MissingSetting, OrderOutcomeUnknown, XTSTimeout
+from jainam_prop.errors import MissingSetting, OrderOutcomeUnknown, XTSRejected
+from jainam_prop.services import reconcile
 from jainam_prop.services.lookups import Instrument, get_instrument
 from jainam_prop.services.orders.fields import (
     PRICETYPES_WITH_PRICE,
@@ -47,8 +49,7 @@ ORDER_TYPE_BY_PRICETYPE: dict[str, str] = {
 # OpenAlgo product -> XTS productType (same names on XTS).
 PRODUCT_TYPE_BY_PRODUCT: dict[str, str] = {"CNC": "CNC", "NRML": "NRML", "MIS": "MIS"}
 TIME_IN_FORCE = "DAY"
-UNIQUE_ID_PREFIX = "jp"
-UNIQUE_ID_LENGTH = 16
+UNIQUE_ID_LENGTH = reconcile.IDENTIFIER_LENGTH
 
 
 @dataclass(frozen=True)
@@ -118,12 +119,12 @@ def send_order(
         order, token=instrument.token, client_id=ready.client_id, unique_id=unique_id
     )
     try:
-        app_order_id = client.place_order(xts_order)
-    except XTSTimeout as exc:
+        result = reconcile.place(xts_order, client=client)
+    except OrderOutcomeUnknown as exc:
         logger.error(
             "Order outcome unknown (%s): %s %d %s:%s uid %s for strategy %r; check the order "
             "book before placing it again",
-            type(exc).__name__,
+            exc,
             order.action,
             order.quantity,
             order.exchange,
@@ -131,10 +132,15 @@ def send_order(
             unique_id,
             order.strategy,
         )
-        raise OrderOutcomeUnknown(
-            "The broker did not answer in time; the order may still have reached the exchange",
-            unique_id=unique_id,
-        ) from exc
+        raise
+    if result.status == "rejected":
+        reason = result.reason or "rejected (no reason in the order book)"
+        raise XTSRejected(
+            f"XTS rejected order {result.order_id} (read from the order book after its answer "
+            f"was lost): {reason}",
+            description=reason,
+        )
+    app_order_id = result.order_id
     logger.info(
         "Placed order %s uid %s: %s %d %s:%s (token %d) %s %s for strategy %r",
         app_order_id,
@@ -152,8 +158,8 @@ def send_order(
 
 
 def new_unique_id() -> str:
-    """A fresh ``orderUniqueIdentifier``: ``jp`` + 14 random hex digits."""
-    return UNIQUE_ID_PREFIX + secrets.token_hex(8)[: UNIQUE_ID_LENGTH - len(UNIQUE_ID_PREFIX)]
+    """A fresh ``orderUniqueIdentifier`` (``reconcile.new_order_identifier``)."""
+    return reconcile.new_order_identifier()
 
 
 def to_xts_order(
