@@ -50,7 +50,10 @@ class SymbolToken(models.Model):
         blank=True,
         help_text="XTS PriceBand.High at download time",
     )
-    multiplier = models.IntegerField(default=1, help_text="XTS Multiplier (NSECD: 1000, ...)")
+    # db_default too: rows written without the column (raw SQL, COPY) get 1, not an error.
+    multiplier = models.IntegerField(
+        default=1, db_default=1, help_text="XTS Multiplier (NSECD: 1000, ...)"
+    )
     # null, not "": the instrument-record fields all say "absent" the same way.
     isin = models.CharField(  # noqa: DJ001
         max_length=12, null=True, blank=True, help_text="ISIN (cash rows)"

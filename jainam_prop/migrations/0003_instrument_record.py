@@ -29,7 +29,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="symboltoken",
             name="multiplier",
-            field=models.IntegerField(default=1, help_text="XTS Multiplier (NSECD: 1000, ...)"),
+            field=models.IntegerField(
+                db_default=1, default=1, help_text="XTS Multiplier (NSECD: 1000, ...)"
+            ),
         ),
         migrations.AddField(
             model_name="symboltoken",
