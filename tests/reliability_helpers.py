@@ -17,7 +17,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,8 @@ from jainam_prop.master_parser import (
     parse_master,
 )
 from jainam_prop.models import DEFAULT_BROKER, LookupGeneration, SymbolToken
+from jainam_prop.services.sync.columns import DATE, DECIMAL, db_values
+from jainam_prop.services.sync.columns import columns as stored_columns
 from tests.fixtures_lookups import PrivateRedis as LookupsPrivateRedis
 from tests.fixtures_lookups import child_database_url
 from xts_testserver import datasets
@@ -111,23 +112,13 @@ def seed_instruments(
     """Store ``df`` as the broker's instruments (the values and statistics a sync would leave)
     and set the lookup generation, fast: COPY on PostgreSQL, one executemany on SQLite. Test
     setup only; the product writes through services.sync."""
-    n = len(df)
-    expiry = _db_value("expiry")
-    decimal = _db_value("strike")
-    columns = {
-        "broker": [broker] * n,
-        "symbol": df["symbol"].tolist(),
-        "exchange": df["exchange"].tolist(),
-        "token": df["token"].tolist(),
-        "brsymbol": df["brsymbol"].tolist(),
-        "brexchange": df["brexchange"].tolist(),
-        "name": df["name"].tolist(),
-        "expiry": [None if pd.isna(v) else expiry(v.date()) for v in df["expiry"]],
-        "strike": [None if v != v else decimal(Decimal(repr(v))) for v in df["strike"].tolist()],
-        "lot_size": df["lot_size"].tolist(),
-        "tick_size": [decimal(Decimal(repr(v))) for v in df["tick_size"].tolist()],
-        "instrument_type": df["instrument_type"].tolist(),
-    }
+    columns: dict[str, list[Any]] = {"broker": [broker] * len(df)}
+    for column in stored_columns():  # every instrument column, as the sync stores it
+        values = db_values(df[column.name], column)
+        if column.kind in (DATE, DECIMAL):
+            prep = _db_value(column.name)
+            values = [None if v is None else prep(v) for v in values]
+        columns[column.name] = values
     names = list(columns)
     rows = list(zip(*columns.values(), strict=True))
     q = connection.ops.quote_name

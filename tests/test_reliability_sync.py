@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection
 from django.test import override_settings
@@ -33,7 +35,7 @@ from jainam_prop.errors import (
 from jainam_prop.models import DEFAULT_BROKER, SymbolToken, SyncRun
 from jainam_prop.services import get_token_from_symbol, save_master_contract_to_db
 from jainam_prop.services.lookups import reset_process_state
-from jainam_prop.services.sync import sync_master_contract
+from jainam_prop.services.sync import store, sync_master_contract
 from tests.reliability_helpers import (
     PROBE,
     TABLE,
@@ -65,7 +67,6 @@ CASH = ("NSECM", "BSECM")
 CASH_SOURCES = ["NSECM", "NSECM_INDEX", "BSECM", "BSECM_INDEX"]
 CASH_EXCHANGES = ("NSE", "NSE_INDEX", "BSE", "BSE_INDEX")
 ANOTHER_SYNC = f"Another sync of broker {DEFAULT_BROKER} is running"
-INSERT = f'INSERT INTO "{TABLE}"'
 FAST_HTTP = {"JAINAM_HTTP_BACKOFF": 0.01, "JAINAM_HTTP_RETRIES": 1}
 
 
@@ -220,11 +221,12 @@ def test_database_error_in_the_write_keeps_the_previous_instruments(market, data
     changed = changed_keys(old, new)
     assert_lookups_answer(old, changed)  # answers now in memory and in the cache
     before, generation_before = table_digest(), generation()
-    # The row half-way through what is deleted (seeded order) or inserted (new master's order).
+    # The delta deletes and inserts again the rows whose token changed: the fault hits the one
+    # half-way through them (deleted in seeded order, inserted in the new master's order).
     market.set_dataset("full", variant=1)
-    frame = master_rows(0 if where == "delete" else 1, NSECM)
-    middle = frame.iloc[len(frame) // 2]
-    message = database_fault.plant(where, exchange=middle["exchange"], symbol=middle["symbol"])
+    frame = master_rows(1, NSECM)
+    exchange, symbol = changed[len(changed) // 2]
+    message = database_fault.plant(where, exchange=exchange, symbol=symbol)
 
     with pytest.raises(CommandError, match="the replace is one transaction") as failure:
         call_command("sync_master_contract", "--segments", "NSECM", stdout=StringIO())
@@ -246,7 +248,9 @@ def test_database_error_in_the_write_keeps_the_previous_instruments(market, data
     database_fault.remove()
     report = sync_master_contract(segments=list(NSECM))
     assert report.status == SyncRun.Status.SUCCESS
-    assert report.stored == report.deleted == len(frame)
+    assert report.stored == len(frame)
+    assert report.deleted == report.inserted == len(changed)
+    assert report.changes["NSE"] == {"added": 0, "removed": 0, "changed": len(changed)}
     assert generation() == generation_before + 1
     assert stored_tokens(exchanges=("NSE", "NSE_INDEX")) == new
     assert_lookups_answer(new, changed)
@@ -308,11 +312,21 @@ def test_after_a_sync_reverse_lookups_are_served_by_a_token_index(market):
 # --- 1b. SIGKILL in the write phase ---------------------------------------------------------------
 
 
+def pg_writers() -> list[tuple[int, str]]:
+    """(pid, state) of the other sessions inside a transaction that has locked or written
+    rows (it holds a transaction id): a sync between taking its lock and committing."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, state FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
+        )
+        return list(cursor.fetchall())
+
+
 def still_writing() -> bool:
     """Whether a sync's replace transaction is open right now (never waits)."""
     if postgres():
-        in_transaction = ("active", "idle in transaction")
-        return any(state in in_transaction for _, state, _ in pg_backends(INSERT))
+        return bool(pg_writers())
     probe = raw_connection()
     try:
         return sqlite_write_lock_held(probe)
@@ -321,8 +335,8 @@ def still_writing() -> bool:
 
 
 def wait_for_write_phase(sync: Child, *, settle: float) -> None:
-    """Return ``settle`` seconds after ``sync`` is seen inside its write transaction: an
-    INSERT in pg_stat_activity, or SQLite's write lock held after 'saving N instruments'."""
+    """Return ``settle`` seconds after ``sync`` is seen inside its write transaction (a session
+    holding a transaction id, or SQLite's write lock) after 'saving N instruments'."""
     sync.wait_for(lambda line: "saving" in line, timeout=180, what="'saving N instruments'")
     wait_until(still_writing, timeout=60, what="the write transaction")
     time.sleep(settle)
@@ -380,37 +394,63 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 import django
 django.setup()
 from django.core.management import call_command
-from jainam_prop.services import sync
-sync.IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 2
+from jainam_prop.services.sync import store
+store.IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 2
 call_command("sync_master_contract", *sys.argv[1:])
 """
+# Where the frozen sync stops under the lock (PostgreSQL): after sending its DELETE, or its
+# INSERT of the rows staged by COPY; either way its session is then idle in its transaction.
+ON_POSTGRES = "postgresql" in django_settings.DATABASES["default"]["ENGINE"]
+FROZEN_IN = ["delete", "copy"] if ON_POSTGRES else ["write"]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_frozen_sync_does_not_hold_the_lock_forever(market):
+@pytest.mark.parametrize("frozen_in", FROZEN_IN)
+def test_a_frozen_sync_does_not_hold_the_lock_forever(market, frozen_in):
     """A sync process that stops mid-write without dying (SIGSTOP: a paused VM, a network
     partition) keeps its transaction open. PostgreSQL: the server ends that session once it
     has been idle in its transaction for IDLE_IN_TRANSACTION_TIMEOUT_SECONDS, so the lock is
-    released and the next sync runs; the frozen one fails when it wakes up, having written
-    nothing. SQLite: the frozen writer keeps the database's write lock; a newcomer stops with
-    "Another sync ... is running" after the busy timeout, and the frozen sync completes when
-    it wakes up."""
-    seed_instruments(master_rows(0, CASH))
+    released and the next sync runs (a COPY, which waits for its rows and is never "idle", is
+    done before the lock); the frozen one fails when it wakes up, having written
+    nothing. To freeze it at a known statement the test holds a table lock that the statement
+    waits for, freezes the sync, then lets the statement go. SQLite: the frozen writer keeps the
+    database's write lock; a newcomer stops with "Another sync ... is running" after the busy
+    timeout, and the frozen sync completes when it wakes up."""
+    seeded = master_rows(0, CASH)
+    if frozen_in == "copy":
+        # Only additions (at least COPY_MIN_ROWS): they are COPied into a stage table before
+        # the lock; the first write under the lock is the INSERT ... SELECT from it.
+        seeded = master_rows(1, CASH).iloc[2_000:]
+    seed_instruments(seeded)
     before = table_digest()
     market.set_dataset("full", variant=1)
     env = child_env(JAINAM_MARKET_URL=market.market_url, JAINAM_LOG_LEVEL="WARNING")
     args = ["-c", FROZEN_SYNC, "--segments", ",".join(CASH), "-v", "2"]
+    lock = raw_connection()
     with children() as started:
+        if postgres():
+            lock.execute(f'LOCK TABLE "{TABLE}" IN SHARE MODE')
         frozen = Child(args, env=env)
         started.append(frozen)
-        wait_for_write_phase(frozen, settle=0)  # this write lasts about a second
-        frozen.process.send_signal(signal.SIGSTOP)
+        if postgres():
+            verb = "DELETE FROM" if frozen_in == "delete" else "INSERT INTO"
+            statement = f'{verb} "{TABLE}"'
+            wait_until(
+                lambda: [w for w in pg_backends(statement) if w[2] == "Lock"],
+                timeout=60,
+                what=f"the sync's {frozen_in} to wait for the test's lock",
+            )
+            frozen.process.send_signal(signal.SIGSTOP)
+            lock.rollback()  # the statement runs now; the sync is frozen
+        else:
+            wait_for_write_phase(frozen, settle=0)
+            frozen.process.send_signal(signal.SIGSTOP)
         try:
             assert still_writing(), "the frozen sync finished its write before SIGSTOP"
             market.set_dataset("full", variant=2)  # what the next sync downloads
             if postgres():
                 wait_until(
-                    lambda: not pg_backends(INSERT),
+                    lambda: not pg_writers(),
                     timeout=30,
                     what="the server to end the frozen sync's session",
                 )
@@ -430,6 +470,7 @@ def test_a_frozen_sync_does_not_hold_the_lock_forever(market):
         finally:
             frozen.process.send_signal(signal.SIGCONT)
         code = frozen.finish()
+    lock.close()
 
     run = SyncRun.objects.get(pid=frozen.pid)
     if postgres():
@@ -498,7 +539,54 @@ def test_lookup_processes_see_only_old_or_new_tokens_during_a_full_sync(market, 
     assert sum(r["lookups"] for r in reports) > len(keys) // 10
 
 
-# --- 2b. two syncs started at the same moment -----------------------------------------------------
+# --- 2b. another sync commits while this one compares --------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_committed_while_this_one_compared_stops_it(monkeypatch):
+    """PostgreSQL compares (and stages a COPY) before taking the lock. If another sync commits
+    in between (it bumps the generation), this one stops without writing: its comparison is
+    stale. SQLite holds the write lock from BEGIN, so no other writer can commit meanwhile."""
+    seed_instruments(master_rows(0, NSECM))
+    before, generation_before = table_digest(), generation()
+    locked = store.lock_generation
+    other_commit: list[str] = []
+
+    def another_sync_commits_first(*, broker: str):
+        other = raw_connection()
+        try:
+            if postgres():
+                other.execute(
+                    "UPDATE jainam_prop_lookupgeneration SET generation = generation + 1 "
+                    "WHERE broker = %s",
+                    [broker],
+                )
+                other.commit()
+                other_commit.append("committed")
+            else:
+                other.execute("PRAGMA busy_timeout = 100")
+                with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                    other.execute("BEGIN IMMEDIATE")
+                other_commit.append("locked out")
+        finally:
+            other.close()
+        return locked(broker=broker)
+
+    monkeypatch.setattr(store, "lock_generation", another_sync_commits_first)
+    rows = master_rows(1, NSECM)
+    if postgres():
+        with pytest.raises(SyncInProgress, match=ANOTHER_SYNC):
+            save_master_contract_to_db(rows, segments=["NSECM", "NSECM_INDEX"])
+        assert other_commit == ["committed"]
+        assert table_digest() == before
+        assert generation() == generation_before + 1  # the other's bump only
+    else:
+        save_master_contract_to_db(rows, segments=["NSECM", "NSECM_INDEX"])
+        assert other_commit == ["locked out"]
+        assert generation() == generation_before + 1
+
+
+# --- 2c. two syncs started at the same moment -----------------------------------------------------
 
 
 class TableWatcher:
@@ -647,7 +735,7 @@ def test_two_syncs_started_together_run_one_at_a_time_and_never_mix(market, tmp_
     assert stored_tokens(exchanges=CASH_EXCHANGES) == masters[committed[-1]]
 
 
-# --- 2c. Redis killed, restarted and frozen while lookups run -------------------------------------
+# --- 2d. Redis killed, restarted and frozen while lookups run -------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)

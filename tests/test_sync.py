@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pandas as pd
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
@@ -197,9 +198,9 @@ def test_an_unchanged_master_writes_nothing_and_keeps_the_generation(nsefo_rows,
 
 def test_an_unchanged_master_costs_one_read_per_exchange(nsefo_rows, django_assert_num_queries):
     save_master_contract_to_db(nsefo_rows)
-    # savepoint, idle timeout (PostgreSQL), get_or_create + lock, the stored exchanges, one
-    # SELECT of NFO, release: no write.
-    expected = 7 if connection.vendor == "postgresql" else 6
+    # savepoint, idle timeout (PostgreSQL), the generation seen, the stored exchanges, one
+    # SELECT of NFO, get_or_create + lock, release: no write.
+    expected = 8 if connection.vendor == "postgresql" else 7
     with django_assert_num_queries(expected):
         save_master_contract_to_db(nsefo_rows)
 
@@ -370,14 +371,37 @@ def test_a_large_write_uses_copy_on_postgresql(data_dir, monkeypatch):
         rows.assign(lot_size=rows["lot_size"].where(rows.index != rows.index[0], 1))
     )
 
-    statements = [s.lstrip().split()[0].upper() for s in written_statements(queries)]
+    written = written_statements(queries)
+    statements = [s.lstrip().split()[0].upper() for s in written]
     if connection.vendor == "postgresql":
-        assert (result.method, statements) == ("copy", ["COPY"])
+        # COPY into the stage table (before the lock), then one INSERT ... SELECT under it.
+        assert (result.method, statements) == ("copy", ["INSERT"])
+        assert store.STAGE_TABLE in written[0]
     else:
         assert result.method == "bulk_create"
         assert set(statements) == {"INSERT"}
     assert small.method == "bulk_create"  # one changed row
     assert SymbolToken.objects.count() == len(rows)
+
+
+def test_a_database_error_in_a_large_write_writes_nothing(nsefo_rows, monkeypatch):
+    """PostgreSQL: a value the column refuses fails the COPY itself (a Django DatabaseError,
+    as every other write error); SQLite: a NOT NULL column left empty. Nothing is written."""
+    save_master_contract_to_db(nsefo_rows)
+    before, generation = snapshot(), LookupGeneration.objects.get().generation
+    monkeypatch.setattr(store, "COPY_MIN_ROWS", 1)
+    bad = nsefo_rows.copy()
+    bad["lot_size"] = bad["lot_size"] + 1  # every row changes
+    if connection.vendor == "postgresql":
+        bad.loc[bad.index[-1], "brsymbol"] = "X" * 200  # the column holds 128
+    else:
+        bad["lot_size"] = bad["lot_size"].where(bad.index != bad.index[-1], None)
+
+    with pytest.raises(DatabaseError):
+        save_master_contract_to_db(bad)
+
+    assert snapshot() == before
+    assert LookupGeneration.objects.get().generation == generation
 
 
 # --- guards ------------------------------------------------------------------------------------
@@ -676,22 +700,30 @@ def test_market_login_without_a_token_fails_before_any_download():
 # --- dry run and run records -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LiveMarket:
+    server: XTSTestServer
+    lines: list[str]  # the NSEFO master at live dates, as synced
+
+    def serve(self, lines: list[str]) -> None:
+        self.server.set_master("NSEFO", "\n".join(lines))
+
+
 @pytest.fixture
-def live_market(xts_server, settings, data_dir) -> XTSTestServer:
+def live_market(xts_server, settings, data_dir) -> LiveMarket:
     """The samples server with NSEFO moved to live dates, synced once (NSEFO only)."""
     settings.JAINAM_MARKET_URL = xts_server.market_url
     for name, value in FAST_HTTP.items():
         setattr(settings, name, value)
     text = live_master((data_dir / "NSEFO.txt").read_text(), today=today_ist())
-    xts_server.set_master("NSEFO", text)
+    market = LiveMarket(server=xts_server, lines=text.splitlines())
+    market.serve(market.lines)
     sync_master_contract(segments=["NSEFO"])
-    xts_server.live_lines = text.splitlines()
-    return xts_server
+    return market
 
 
 def test_a_sync_records_its_changes_per_exchange(live_market):
-    lines = live_market.live_lines
-    live_market.set_master("NSEFO", "\n".join(lines[:-2]))
+    live_market.serve(live_market.lines[:-2])
 
     report = sync_master_contract(segments=["NSEFO"])
 
@@ -705,7 +737,7 @@ def test_a_sync_records_its_changes_per_exchange(live_market):
 
 def test_dry_run_lists_the_changes_and_writes_nothing(live_market):
     before = snapshot()
-    live_market.set_master("NSEFO", "\n".join(live_market.live_lines[:-2]))
+    live_market.serve(live_market.lines[:-2])
 
     report = sync_master_contract(segments=["NSEFO"], dry_run=True)
 
@@ -721,7 +753,7 @@ def test_dry_run_lists_the_changes_and_writes_nothing(live_market):
 def test_dry_run_of_a_refused_master_tells_the_refusal(live_market):
     before = snapshot()
     generation = LookupGeneration.objects.get().generation
-    live_market.set_master("NSEFO", "\n".join(live_market.live_lines[:96]))
+    live_market.serve(live_market.lines[:96])
 
     report = sync_master_contract(segments=["NSEFO"], dry_run=True)
 
@@ -742,7 +774,7 @@ def test_dry_run_of_a_refused_master_tells_the_refusal(live_market):
 
 
 def test_forced_dry_run_and_forced_run(live_market):
-    live_market.set_master("NSEFO", "\n".join(live_market.live_lines[:96]))
+    live_market.serve(live_market.lines[:96])
 
     dry = sync_master_contract(segments=["NSEFO"], dry_run=True, force=True)
     real = sync_master_contract(segments=["NSEFO"], force=True)

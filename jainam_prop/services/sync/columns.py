@@ -10,7 +10,7 @@ arrays in one SELECT per exchange. A new model column is covered without code he
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -35,8 +35,10 @@ _KINDS = {
     "DecimalField": DECIMAL,
     "DateField": DATE,
 }
-# Rows fetched at a time when reading the stored rows (bounded memory).
+# Rows fetched at a time when reading the stored rows, and converted at a time for a write
+# (bounded memory).
 FETCH_SIZE = 20_000
+WRITE_CHUNK = 10_000
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,14 @@ def db_rows(df: pd.DataFrame, *, broker: str) -> tuple[list[str], list[list[Any]
     return names, values
 
 
+def db_row_chunks(
+    df: pd.DataFrame, *, broker: str, size: int = WRITE_CHUNK
+) -> Iterator[tuple[list[str], list[list[Any]]]]:
+    """:func:`db_rows` of ``size`` rows at a time (bounded memory on a whole master)."""
+    for start in range(0, len(df), size):
+        yield db_rows(df.iloc[start : start + size], broker=broker)
+
+
 # --- comparable arrays (what the delta compares) ---------------------------------------------
 
 
@@ -101,11 +111,15 @@ def comparable(values: pd.Series | Sequence[Any], column: Column) -> np.ndarray:
     1970-01-01. Takes a frame column or the values read back by :func:`read_stored`.
     """
     if column.kind == TEXT:
-        objects = np.asarray(values, dtype=object)
         if isinstance(values, pd.Series):
-            objects = objects.copy()
+            objects = values.to_numpy(dtype=object, copy=True)
             objects[values.isna().to_numpy()] = None
-        return objects
+            return objects
+        # Read-back values: one object per distinct value (names, segments and types repeat).
+        codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+        table = np.empty(len(uniques) + 1, dtype=object)  # the last entry (code -1): None
+        table[:-1] = uniques
+        return table[codes]
     if column.kind == DATE and isinstance(values, pd.Series):
         stamps = pd.to_datetime(values).to_numpy(dtype="datetime64[ns]")
         days = stamps.astype("datetime64[D]").astype("int64").astype("float64")
@@ -142,14 +156,17 @@ def read_stored(*, broker: str, exchange: str) -> dict[str, np.ndarray]:
         f"SELECT {select} FROM {q(SymbolToken._meta.db_table)} "  # noqa: S608
         f"WHERE {q('broker')} = %s AND {q('exchange')} = %s"
     )
-    parts: list[list[tuple]] = [[] for _ in range(len(cols) + 1)]
+    ids: list[np.ndarray] = []
+    parts: list[list[np.ndarray]] = [[] for _ in cols]
     with connection.cursor() as cursor:
         cursor.execute(sql, [broker, exchange])
         while rows := cursor.fetchmany(FETCH_SIZE):
-            for i, values in enumerate(zip(*rows, strict=True)):
-                parts[i].append(values)
-    flat = [[v for chunk in part for v in chunk] for part in parts]
-    result = {"id": np.array(flat[0], dtype="int64")}
-    for column, values in zip(cols, flat[1:], strict=True):
-        result[column.name] = comparable(values, column)
+            values = list(zip(*rows, strict=True))
+            del rows
+            ids.append(np.array(values[0], dtype="int64"))
+            for i, column in enumerate(cols):
+                parts[i].append(comparable(values[i + 1], column))
+    result = {"id": np.concatenate(ids) if ids else np.array([], dtype="int64")}
+    for column, chunks in zip(cols, parts, strict=True):
+        result[column.name] = np.concatenate(chunks) if chunks else comparable([], column)
     return result

@@ -1,10 +1,11 @@
 """The delta replace of a broker's instruments: plan (compare, guard), then write, in ONE
 transaction under the sync lock.
 
-Inside one transaction the sync locks the broker's generation row, compares the new rows with
-the stored rows of the replaced exchanges (every stored column), runs the guards, deletes this
-broker's stale rows (vanished or changed) and then inserts the new and changed ones (COPY or
-``bulk_create``); unchanged rows are not touched. It bumps the lookup generation only when
+Inside one transaction the sync compares the new rows with the stored rows of the replaced
+exchanges (every stored column), runs the guards, locks the broker's generation row (checking
+that no other sync committed since it compared), deletes this broker's stale rows (vanished or
+changed) and then inserts the new and changed ones (COPY or ``bulk_create``); unchanged rows
+are not touched. It bumps the lookup generation only when
 something changed, so an unchanged master leaves every cache warm.
 """
 
@@ -151,13 +152,29 @@ def save_master_contract_to_db(
     _check_frame(df, segments=segments)
     try:
         with transaction.atomic():
-            generation = store.lock_generation(broker=broker)
+            # Compare (and stage a large insert) before taking the lock, then check under the
+            # lock that no other sync committed meanwhile: every sync that changes rows bumps
+            # the generation in its transaction. SQLite holds its write lock from BEGIN.
+            store.limit_idle_time()
+            seen = store.seen_generation(broker=broker)
             plan = _plan(df, broker=broker, segments=segments, today=today, min_ratio=min_ratio)
             refusal = plan.refusal()
             if refusal is not None and not force:
                 raise refusal
             if refusal is not None:
                 logger.warning("Sync of %s forced past a guard: %s", broker, refusal)
+            positions = np.sort(
+                np.concatenate(
+                    [np.asarray([], dtype=np.intp)]
+                    + [delta.insert_positions for delta in plan.deltas.values()]
+                )
+            )
+            method = store.insert_method(len(positions))
+            if method == store.COPY:
+                store.stage(df.iloc[positions], broker=broker)
+            generation = store.lock_generation(broker=broker)
+            if generation.generation != seen:
+                raise store.in_progress(broker)
             deleted = 0
             for delta in plan.deltas.values():  # every delete before any insert
                 deleted += store.delete_rows(
@@ -166,11 +183,10 @@ def save_master_contract_to_db(
                     exchange=delta.exchange,
                     everything=len(delta.delete_ids) == delta.stored,
                 )
-            positions = np.concatenate(
-                [np.asarray([], dtype=np.intp)]
-                + [delta.insert_positions for delta in plan.deltas.values()]
-            )
-            method = store.insert_rows(df.iloc[np.sort(positions)], broker=broker)
+            if method == store.COPY:
+                store.insert_staged()
+            else:
+                store.insert_rows(df.iloc[positions], broker=broker)
             if not plan.unchanged:
                 generation.generation += 1
                 generation.save(update_fields=["generation", "updated_at"])

@@ -1,8 +1,9 @@
 """The sync's database steps inside the replace transaction: lock, delete, insert, statistics.
 
 Inserts go through PostgreSQL's ``COPY`` (psycopg 3, through the Django cursor) when there are
-at least ``COPY_MIN_ROWS`` rows (a first load, a large change), else through ``bulk_create``
-(always on SQLite). Both take the same database values (``columns.db_rows``).
+at least ``COPY_MIN_ROWS`` rows (a first load, a large change), staged in a temporary table
+before the lock; else through ``bulk_create`` (always on SQLite). Both take the same database
+values (``columns.db_rows``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from django.db import DatabaseError, connection, transaction
 
 from jainam_prop.errors import SyncInProgress
 from jainam_prop.models import LookupGeneration, SymbolToken
+from jainam_prop.vocabulary import INSTRUMENT_COLUMNS
 
-from .columns import db_rows
+from .columns import db_row_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -37,16 +39,27 @@ DELETE_BATCH_SIZE = 500
 ANALYZE_MIN_SHARE = 0.1
 
 COPY, BULK_CREATE = "copy", "bulk_create"
+STAGE_TABLE = "jainam_prop_sync_stage"
 
 
-def lock_generation(*, broker: str) -> LookupGeneration:
-    """Take the broker's sync lock (its generation row, ``FOR UPDATE NOWAIT`` on PostgreSQL)."""
+def limit_idle_time() -> None:
+    """PostgreSQL: end this transaction if the sync goes silent in it (see the constant)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # this transaction only (is_local)
             cursor.execute(
                 "SELECT set_config('idle_in_transaction_session_timeout', %s, true)",
                 [str(int(IDLE_IN_TRANSACTION_TIMEOUT_SECONDS * 1000))],
             )
+
+
+def seen_generation(*, broker: str) -> int:
+    """The broker's committed generation, read without the lock (0 before the first sync)."""
+    rows = LookupGeneration.objects.filter(broker=broker).values_list("generation", flat=True)
+    return rows.first() or 0
+
+
+def lock_generation(*, broker: str) -> LookupGeneration:
+    """Take the broker's sync lock (its generation row, ``FOR UPDATE NOWAIT`` on PostgreSQL)."""
     LookupGeneration.objects.get_or_create(broker=broker)
     queryset = LookupGeneration.objects.all()
     if connection.features.has_select_for_update_nowait:
@@ -81,26 +94,47 @@ def insert_method(count: int) -> str:
     return BULK_CREATE
 
 
-def insert_rows(df: pd.DataFrame, *, broker: str) -> str:
-    """Insert every row of ``df`` for ``broker``; return the method used (copy, bulk_create)."""
-    method = insert_method(len(df))
-    if not len(df):
-        return method
-    names, values = db_rows(df, broker=broker)
-    if method == COPY:
-        _copy(names, values)
-    else:
-        _bulk_create(names, values)
-    return method
+def stage(df: pd.DataFrame, *, broker: str) -> None:
+    """PostgreSQL: COPY the rows to insert into a temporary table of this transaction.
 
-
-def _copy(names: Sequence[str], values: Sequence[list]) -> None:
+    Done before the sync lock is taken: the only statement paced by this process (COPY waits
+    for its rows, and the server's idle timeout does not apply to it) holds no lock. Under the
+    lock, :func:`insert_staged` then moves the rows with one server-side statement.
+    """
     q = connection.ops.quote_name
+    column_list = ", ".join(q(n) for n in ["broker", *INSTRUMENT_COLUMNS])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {q(STAGE_TABLE)} ON COMMIT DROP AS "  # noqa: S608
+            f"SELECT {column_list} FROM {q(SymbolToken._meta.db_table)} WITH NO DATA"
+        )
+        # The COPY runs on psycopg's cursor: its errors become Django's DatabaseError here.
+        with (
+            connection.wrap_database_errors,
+            cursor.copy(f"COPY {q(STAGE_TABLE)} ({column_list}) FROM STDIN") as copy,
+        ):
+            for _, values in db_row_chunks(df, broker=broker):
+                for row in zip(*values, strict=True):
+                    copy.write_row(row)
+
+
+def insert_staged() -> None:
+    """Insert the staged rows (:func:`stage`) into the instrument table."""
+    q = connection.ops.quote_name
+    names = ["broker", *INSTRUMENT_COLUMNS]
+    column_list = ", ".join(q(n) for n in names)
     table = q(SymbolToken._meta.db_table)
-    statement = f"COPY {table} ({', '.join(q(n) for n in names)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in zip(*values, strict=True):
-            copy.write_row(row)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({column_list}) "  # noqa: S608 (the model's tables)
+            f"SELECT {column_list} FROM {q(STAGE_TABLE)}"
+        )
+
+
+def insert_rows(df: pd.DataFrame, *, broker: str) -> None:
+    """Insert every row of ``df`` for ``broker`` with ``bulk_create``."""
+    for names, values in db_row_chunks(df, broker=broker):
+        _bulk_create(names, values)
 
 
 def _bulk_create(names: Sequence[str], values: Sequence[list]) -> None:
