@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from jainam_prop.admin.charts import Bar, Segment, horizontal_bars
-from jainam_prop.admin.instruments import TYPE_EXCHANGES
+from jainam_prop.admin.filters import TYPE_EXCHANGES
 from jainam_prop.models import ApiKey, LookupGeneration, SymbolToken, SyncRun
 from jainam_prop.services import publish_generation
 from jainam_prop.services.api_keys import authenticate_api_key

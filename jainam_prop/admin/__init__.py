@@ -1,8 +1,9 @@
 """Django admin of jainam-prop, one small module per page family.
 
 - ``dashboard``: the index page (instruments per exchange, last syncs, health), SVG ``charts``
-- ``instruments``: the instrument master, read-only and fast on 150,000 rows
-- ``sync_runs``: the sync history and the operator's sync button
+- ``instruments``: the instrument master, read-only and fast on 150,000 rows (``filters``,
+  ``paginator``)
+- ``sync_runs``: the sync history and the operator's sync buttons (``run_display``)
 - ``api_keys``: create (shown once) and revoke API keys; bounded user and group search
 
 A face (see ARCHITECTURE.md): each page parses input, calls one service and renders.

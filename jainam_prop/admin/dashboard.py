@@ -55,7 +55,8 @@ def run_rows(summary: Dashboard) -> list[dict[str, Any]]:
             {
                 "run": run,
                 "badge": status_badge(run),
-                "css": STATUS_CSS.get(run.status, "jp-muted"),
+                # A forced run is amber in the chart, whatever its status: it overrode a guard.
+                "css": "jp-warn" if run.forced else STATUS_CSS.get(run.status, "jp-muted"),
                 "duration": run.duration_seconds,
                 "changes": change_totals(run),
                 "label": f"run {run.pk} {run.started_at:%d %b %H:%M}",
@@ -66,7 +67,7 @@ def run_rows(summary: Dashboard) -> list[dict[str, Any]]:
 
 def runs_charts(rows: list[dict[str, Any]]) -> tuple[Any, Any]:
     durations = column_bars(
-        title="Duration of the last syncs, coloured by status",
+        title="Duration of the last syncs, coloured by status (amber: forced)",
         bars=[
             Bar(row["label"], [Segment(row["duration"] or 0, row["css"], row["run"].status)])
             for row in rows
