@@ -53,8 +53,10 @@ def walk(
             value = cached.get(name)
             if value is None:
                 unresolved.append((key, name))
-            else:
-                entry = decoded(value)
+            else:  # a record as pickled (the common case), else decoded
+                entry = (
+                    value if value.__class__ is tuple and value[0] is not None else decoded(value)
+                )
                 learned.append((key, entry))
                 found[key] = entry
     tier = CACHE
