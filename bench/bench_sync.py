@@ -143,25 +143,28 @@ def build_days(text: str, *, today: date, total_rows: int) -> tuple[str, str, di
 
 
 def run_sync(market_url: str, *args: str) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS MB, stdout) of one ``manage.py sync_master_contract`` process."""
+    """(wall seconds, peak RSS MB, stdout) of one ``manage.py sync_master_contract`` process.
+
+    Spawned with ``posix_spawn`` (no copy of this big process's pages, which a forked child
+    would count in its peak RSS until it execs), reaped with ``wait4`` for its own peak RSS.
+    """
     env = {**os.environ, "JAINAM_MARKET_URL": market_url}
+    argv = [sys.executable, str(ROOT / "manage.py"), "sync_master_contract", *args]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        actions = [
+            (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
+            (os.POSIX_SPAWN_DUP2, err.fileno(), 2),
+        ]
         started = time.perf_counter()
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "sync_master_contract", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=err,
-        )
-        _, status, usage = os.wait4(process.pid, 0)
+        pid = os.posix_spawn(sys.executable, argv, env, file_actions=actions)
+        _, status, usage = os.wait4(pid, 0)
         wall = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
+        code = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
-    if process.returncode:
-        raise SystemExit(f"bench: sync failed ({process.returncode}):\n{stdout}\n{stderr}")
+    if code:
+        raise SystemExit(f"bench: sync failed ({code}):\n{stdout}\n{stderr}")
     return wall, usage.ru_maxrss / 1024, stdout
 
 
@@ -245,6 +248,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="sample data, one round (CI)")
     parser.add_argument("--rounds", type=int, default=None)
     options = parser.parse_args()
+    os.chdir(ROOT)  # the children run here (posix_spawn takes no working directory)
     dataset = "samples" if options.smoke else "full"
     rounds = options.rounds or (1 if options.smoke else 3)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
