@@ -142,30 +142,31 @@ def build_days(text: str, *, today: date, total_rows: int) -> tuple[str, str, di
 # --- measures ----------------------------------------------------------------------------------
 
 
-def run_sync(market_url: str, *args: str) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS MB, stdout) of one ``manage.py sync_master_contract`` process.
+# A small process that runs the sync and writes its peak RSS (KB) to a file. The sync is not
+# started from this big process directly: Linux counts the image a child was spawned from in
+# its peak RSS.
+LAUNCHER = (
+    "import resource, subprocess, sys; code = subprocess.call(sys.argv[2:]); "
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); "
+    "sys.exit(code)"
+)
 
-    Spawned with ``posix_spawn`` (no copy of this big process's pages, which a forked child
-    would count in its peak RSS until it execs), reaped with ``wait4`` for its own peak RSS.
-    """
+
+def run_sync(market_url: str, *args: str) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS MB, stdout) of one ``manage.py sync_master_contract`` process."""
     env = {**os.environ, "JAINAM_MARKET_URL": market_url}
-    argv = [sys.executable, str(ROOT / "manage.py"), "sync_master_contract", *args]
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        actions = [
-            (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
-            (os.POSIX_SPAWN_DUP2, err.fileno(), 2),
-        ]
+    with tempfile.NamedTemporaryFile("r") as rss_file:
+        command = [sys.executable, "-c", LAUNCHER, rss_file.name]
+        command += [sys.executable, "manage.py", "sync_master_contract", *args]
         started = time.perf_counter()
-        pid = os.posix_spawn(sys.executable, argv, env, file_actions=actions)
-        _, status, usage = os.wait4(pid, 0)
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - started
-        code = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if code:
-        raise SystemExit(f"bench: sync failed ({code}):\n{stdout}\n{stderr}")
-    return wall, usage.ru_maxrss / 1024, stdout
+        peak_kb = int(rss_file.read() or 0)
+    if result.returncode:
+        raise SystemExit(
+            f"bench: sync failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return wall, peak_kb / 1024, result.stdout
 
 
 def totals(stdout: str) -> dict[str, int]:
@@ -248,7 +249,6 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="sample data, one round (CI)")
     parser.add_argument("--rounds", type=int, default=None)
     options = parser.parse_args()
-    os.chdir(ROOT)  # the children run here (posix_spawn takes no working directory)
     dataset = "samples" if options.smoke else "full"
     rounds = options.rounds or (1 if options.smoke else 3)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
