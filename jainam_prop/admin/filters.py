@@ -37,8 +37,8 @@ def stored_choices(request: HttpRequest) -> dict[str, list[str]]:
 
     Brokers: a loose index scan of the unique (broker, exchange, symbol) index (one probe per
     broker; ``SELECT DISTINCT`` would read every row). Exchanges and types are closed sets:
-    one ``EXISTS`` probe each, on a range of an index led by (broker, exchange), so a value
-    with no rows is left out of the filter. Memoised on the request: the filters of one page
+    one probe each for a first row, on a range of an index led by (broker, exchange), so a
+    value with no rows is left out of the filter. Memoised on the request: the filters of one page
     share it.
     """
     memo = getattr(request, "_jainam_stored_choices", None)
@@ -60,6 +60,10 @@ def stored_choices(request: HttpRequest) -> dict[str, list[str]]:
         if found["broker"]:
             # Literal brokers (not a subquery): PostgreSQL then probes the index ranges.
             in_brokers = f"t.broker IN ({', '.join(['%s'] * len(found['broker']))})"
+            # A type probe takes the first row in the order of the (broker, exchange, name,
+            # expiry) index: it walks that index and stops at the first match. (A bare EXISTS
+            # lets the planner pick a sequential scan for a common type, which may read far.)
+            in_index_order = "ORDER BY t.broker, t.exchange, t.name LIMIT 1"
             parts: list[str] = []
             params: list[str] = []
             for exchange in sorted(EXCHANGES):
@@ -71,9 +75,9 @@ def stored_choices(request: HttpRequest) -> dict[str, list[str]]:
             for kind, kind_exchanges in TYPE_EXCHANGES.items():
                 marks = ", ".join(["%s"] * len(kind_exchanges))
                 parts.append(
-                    f"SELECT 'type', %s WHERE EXISTS (SELECT 1 FROM {table} t "  # noqa: S608
+                    f"SELECT 'type', %s WHERE (SELECT 1 FROM {table} t "  # noqa: S608
                     f"WHERE {in_brokers} AND t.exchange IN ({marks}) "
-                    "AND t.instrument_type = %s)"
+                    f"AND t.instrument_type = %s {in_index_order}) IS NOT NULL"
                 )
                 params += [kind, *found["broker"], *kind_exchanges, kind]
             cursor.execute(" UNION ALL ".join(parts), params)
