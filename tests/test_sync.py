@@ -59,14 +59,16 @@ def live_rows(data_dir, segment: str = "NSEFO", *, today: dt.date | None = None)
 
 
 def written_statements(queries: CaptureQueriesContext) -> list[str]:
-    """The statements that wrote instrument rows."""
+    """The statements that wrote instrument rows (a COPY ... TO STDOUT reads them)."""
     table = SymbolToken._meta.db_table
-    return [
-        q["sql"]
-        for q in queries.captured_queries
-        if table in q["sql"]
-        and q["sql"].lstrip().upper().startswith(("INSERT", "DELETE", "COPY", "UPDATE"))
-    ]
+
+    def writes(sql: str) -> bool:
+        head = sql.lstrip().upper()
+        if head.startswith("COPY"):
+            return "FROM STDIN" in head
+        return head.startswith(("INSERT", "DELETE", "UPDATE"))
+
+    return [q["sql"] for q in queries.captured_queries if table in q["sql"] and writes(q["sql"])]
 
 
 def ids_by_symbol() -> dict[tuple[str, str], int]:

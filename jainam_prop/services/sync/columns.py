@@ -10,6 +10,7 @@ arrays in one SELECT per exchange. A new model column is covered without code he
 from __future__ import annotations
 
 import functools
+import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -156,6 +157,8 @@ def read_stored(*, broker: str, exchange: str) -> dict[str, np.ndarray]:
         f"SELECT {select} FROM {q(SymbolToken._meta.db_table)} "  # noqa: S608
         f"WHERE {q('broker')} = %s AND {q('exchange')} = %s"
     )
+    if connection.vendor == "postgresql":
+        return _read_by_copy(sql, [broker, exchange], cols)
     ids: list[np.ndarray] = []
     parts: list[list[np.ndarray]] = [[] for _ in cols]
     with connection.cursor() as cursor:
@@ -169,4 +172,41 @@ def read_stored(*, broker: str, exchange: str) -> dict[str, np.ndarray]:
     result = {"id": np.concatenate(ids) if ids else np.array([], dtype="int64")}
     for column, chunks in zip(cols, parts, strict=True):
         result[column.name] = np.concatenate(chunks) if chunks else comparable([], column)
+    return result
+
+
+def _read_by_copy(sql: str, params: list[str], cols: Sequence[Column]) -> dict[str, np.ndarray]:
+    """PostgreSQL: the same SELECT through ``COPY ... TO STDOUT`` (CSV, NULL as ``\\N``), read
+    by pandas' CSV parser: numbers arrive as arrays, not as one Python object per value."""
+    from psycopg import sql as pgsql  # PostgreSQL only
+
+    # COPY takes no bind parameters: the values are quoted as literals by psycopg.
+    query = pgsql.SQL(sql.replace("%s", "{}")).format(*map(pgsql.Literal, params))
+    statement = (
+        f"COPY ({query.as_string(connection.connection)}) TO STDOUT (FORMAT csv, NULL '\\N')"
+    )
+    buffer = io.BytesIO()
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.copy(statement) as copy,
+    ):
+        for data in copy:
+            buffer.write(data)
+    buffer.seek(0)
+    names = ["id", *(c.name for c in cols)]
+    dtypes = {"id": "int64", **{c.name: object if c.kind == TEXT else "float64" for c in cols}}
+    frame = pd.read_csv(
+        buffer,
+        header=None,
+        names=names,
+        dtype=dtypes,
+        na_values=["\\N"],
+        keep_default_na=False,
+        float_precision="round_trip",
+    )
+    del buffer
+    result = {"id": frame["id"].to_numpy()}
+    for column in cols:
+        result[column.name] = comparable(frame[column.name].to_numpy(), column)
     return result
