@@ -11,9 +11,10 @@ Not a test: it prints a table. The target is PostgreSQL + Redis with the full ge
 runs and answers right in a few seconds, on any backend; its figures mean little.
 
 The instruments are parsed by the master parser and saved by ``save_master_contract_to_db``
-under their own broker (``--broker``, default ``bench``), so no other broker's rows are
-touched; a later run reuses them when the master is unchanged. Each path is measured
-interleaved with its floor (one call each, in turn), so both see the same machine load:
+under their own broker (``--broker``; ``bench``, or ``bench_smoke`` with ``--smoke``), so no
+other broker's rows are touched; a later run reuses them when the master is unchanged. Each
+path is measured interleaved with its floor (one call each, in turn), so both see the same
+machine load:
 
 - database (cold): ``get_token_from_symbol`` of a symbol right after a new generation, vs the
   same indexed SELECT through a raw psycopg cursor;
@@ -90,15 +91,16 @@ def ensure_instruments(rows, *, broker: str) -> int:
 def new_generation(broker: str) -> None:
     """What a sync does to the caches (without rewriting the rows): every answer goes cold."""
     from django.db import transaction
-    from django.db.models import F
 
     from jainam_prop.models import LookupGeneration
-    from jainam_prop.services import publish_generation
+    from jainam_prop.services import current_generation, publish_generation
 
+    # Past what lookups know too: the generation never goes back (see docs/lookups.md).
+    known = current_generation(broker=broker)
     with transaction.atomic():
-        LookupGeneration.objects.get_or_create(broker=broker)
-        LookupGeneration.objects.filter(broker=broker).update(generation=F("generation") + 1)
-        new = LookupGeneration.objects.get(broker=broker).generation
+        row, _ = LookupGeneration.objects.select_for_update().get_or_create(broker=broker)
+        new = max(row.generation, known) + 1
+        LookupGeneration.objects.filter(broker=broker).update(generation=new)
         transaction.on_commit(lambda: publish_generation(broker=broker, generation=new))
 
 
@@ -127,7 +129,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="small data, a few seconds (CI)")
     parser.add_argument("--samples", type=int, default=None, help="distinct symbols per tier")
-    parser.add_argument("--broker", default="bench", help="broker name of the bench rows")
+    parser.add_argument(
+        "--broker", default=None, help="broker of the bench rows (default bench, bench_smoke)"
+    )
     args = parser.parse_args()
     samples = args.samples or (200 if args.smoke else 3000)
 
@@ -152,7 +156,7 @@ def main() -> None:
     if not settings.REDIS_URL or connection.vendor != "postgresql":
         print("bench: the targets are for PostgreSQL + Redis; set DATABASE_URL and REDIS_URL")
     call_command("migrate", verbosity=0)
-    broker = args.broker
+    broker = args.broker or ("bench_smoke" if args.smoke else "bench")
     rows = generated_master(SMOKE_SEGMENTS if args.smoke else FULL_SEGMENTS, vocabulary.today_ist())
     stored = ensure_instruments(rows, broker=broker)
     rng = random.Random(7)
@@ -174,7 +178,7 @@ def main() -> None:
     connection.ensure_connection()
     raw_cursor = connection.connection.cursor()
     q = connection.ops.quote_name
-    columns = ", ".join(q(f) for f in ("symbol", "exchange", "token", "brsymbol", "expiry"))
+    columns = ", ".join(q(column) for column in vocabulary.INSTRUMENT_COLUMNS)  # what it reads
     placeholder = "?" if connection.vendor == "sqlite" else "%s"
     sql = (
         f"SELECT {columns} FROM {q(SymbolToken._meta.db_table)} WHERE {q('broker')} = "

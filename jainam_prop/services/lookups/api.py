@@ -21,7 +21,7 @@ from jainam_prop.models import DEFAULT_BROKER
 from . import config, db, memory, suggestions, tiers
 from .generation import current_generation, publish_generation
 from .memory import BY_SYMBOL, BY_TOKEN
-from .records import Instrument, NotFound, TokenBatch, instrument, token_of
+from .records import TOKEN, Instrument, NotFound, TokenBatch, instrument, token_of
 
 logger = logging.getLogger("jainam_prop.services.lookups")
 
@@ -92,11 +92,13 @@ def get_tokens(pairs: Iterable[tuple[str, str]], *, broker: str = DEFAULT_BROKER
     batch = TokenBatch()
     missing = batch.missing
     for key in wanted:
-        token = token_of(found[key])
-        if token is None:
-            missing.append(key)
+        entry = found[key]
+        if entry.__class__ is tuple:  # a record (memory and the cache hold those)
+            batch[key] = entry[TOKEN]  # type: ignore[index]
+        elif entry.__class__ is Instrument:
+            batch[key] = entry.token  # type: ignore[union-attr]
         else:
-            batch[key] = token
+            missing.append(key)
     logger.debug(
         "get_tokens %s: %s pairs (%s), %s missing", broker, len(wanted), tier, len(missing)
     )

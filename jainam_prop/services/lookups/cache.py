@@ -8,6 +8,7 @@ database without waiting on a dead Redis.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -24,16 +25,25 @@ from .config import config
 KEY_VERSION = "lk2"
 
 
-def key(broker: str, *parts: str | int) -> str:
-    """The one builder of lookup cache keys: ``lk2:<broker>:<part>:...``.
+def keys(
+    broker: str, *prefix: str | int, items: Iterable[Sequence[str | int]] = ((),)
+) -> list[str]:
+    """The one builder of lookup cache keys: ``lk2:<broker>:<prefix parts>:<item parts>``,
+    one key per item (a batch shares its prefix).
 
-    Answers: ``key(broker, generation, "s", exchange, symbol)`` and
-    ``key(broker, generation, "t", exchange, token)``; the generation:
+    Answers: ``keys(broker, generation, "s", items=[(symbol, exchange), ...])`` and
+    ``keys(broker, generation, "t", items=[(exchange, token), ...])``; the generation:
     ``key(broker, "generation")`` and its freshness mark ``key(broker, "generation",
     "checked")``. Parts that are not plain printable ASCII without spaces are percent-quoted,
     so no key ever makes a cache backend warn.
     """
-    return ":".join((KEY_VERSION, broker, *map(_part, parts)))
+    head = ":".join((KEY_VERSION, broker, *map(_part, prefix)))
+    return [":".join((head, *map(_part, item))) if item else head for item in items]
+
+
+def key(broker: str, *parts: str | int) -> str:
+    """One key (see :func:`keys`)."""
+    return keys(broker, *parts)[0]
 
 
 def _part(part: str | int) -> str:

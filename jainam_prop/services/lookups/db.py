@@ -149,6 +149,8 @@ def nearest_expiries(
         rows = rows.filter(instrument_type__in=kinds)
     after = rows.filter(expiry__gte=max(reference, today)).order_by("expiry")
     found = list(after.values_list("expiry", flat=True).distinct()[:count])
+    if count == 1 and found and found[0] == reference:  # the expiry asked: none is nearer
+        return found
     if reference > today:
         before = rows.filter(expiry__gte=today, expiry__lt=reference).order_by("-expiry")
         found += before.values_list("expiry", flat=True).distinct()[:count]

@@ -42,7 +42,7 @@ def walk(
     if not pending:
         return snapshot, found, MEMORY
 
-    names = [cache.key(broker, snapshot.generation, direction, *key) for key in pending]
+    names = cache.keys(broker, snapshot.generation, direction, items=pending)
     cached = cache.get_many(names)
     learned: list[tuple[Any, Entry]] = []
     unresolved: list[tuple[Any, str]] = []
@@ -53,8 +53,10 @@ def walk(
             value = cached.get(name)
             if value is None:
                 unresolved.append((key, name))
-            else:
-                entry = decoded(value)
+            else:  # a record as pickled (the common case), else decoded
+                entry = (
+                    value if value.__class__ is tuple and value[0] is not None else decoded(value)
+                )
                 learned.append((key, entry))
                 found[key] = entry
     tier = CACHE
