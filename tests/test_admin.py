@@ -716,6 +716,7 @@ def _messages(response) -> list[tuple[str, str]]:
 
 def test_sync_from_the_admin_stores_the_master_and_says_so(client, operator, xts_server, settings):
     settings.JAINAM_MARKET_URL = xts_server.market_url
+    xts_server.set_dataset("samples-live")
     client.force_login(operator)
     response = client.post(reverse(START_SYNC), follow=True)
     run = SyncRun.objects.get()

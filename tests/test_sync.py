@@ -20,6 +20,7 @@ from jainam_prop.models import LookupGeneration, SymbolToken, SyncRun
 from jainam_prop.services import save_master_contract_to_db
 from jainam_prop.services.sync import plan_replace, store, sync_master_contract
 from jainam_prop.vocabulary import INSTRUMENT_COLUMNS, today_ist
+from tests import sample_data
 from xts_testserver import XTSTestServer
 
 pytestmark = pytest.mark.django_db
@@ -39,22 +40,15 @@ def snapshot(broker: str | None = None) -> list[tuple]:
 EXPIRY_FIELD = 16  # contractExpiration of an XTS F&O line (ISO date and time)
 
 
-def live_master(text: str, *, today: dt.date) -> str:
-    """Real F&O lines with every expiry moved by the same whole number of weeks, so that the
-    earliest expiry falls in the week after ``today`` (weekdays kept): live on any day."""
-    lines = text.splitlines()
-    expiries = [dt.date.fromisoformat(line.split("|")[EXPIRY_FIELD][:10]) for line in lines]
-    shift = dt.timedelta(weeks=-(-((today - min(expiries)).days + 1) // 7))
-    moved = []
-    for line, expiry in zip(lines, expiries, strict=True):
-        fields = line.split("|")
-        fields[EXPIRY_FIELD] = (expiry + shift).isoformat() + fields[EXPIRY_FIELD][10:]
-        moved.append("|".join(fields))
-    return "\n".join(moved)
+def live_master(segment: str, *, today: dt.date) -> str:
+    """The real sample lines of ``segment`` with every expiry moved by one whole number of
+    weeks so that the earliest falls in the week AFTER ``today``: all live, none expiring today
+    (the vanish guard lets contracts expiring today go)."""
+    return sample_data.live_master(segment, today=today + dt.timedelta(days=1))
 
 
 def live_rows(data_dir, segment: str = "NSEFO", *, today: dt.date | None = None) -> pd.DataFrame:
-    text = live_master((data_dir / f"{segment}.txt").read_text(), today=today or today_ist())
+    text = live_master(segment, today=today or today_ist())
     return parse_master(text, segment=segment).rows
 
 
@@ -717,7 +711,7 @@ def live_market(xts_server, settings, data_dir) -> LiveMarket:
     settings.JAINAM_MARKET_URL = xts_server.market_url
     for name, value in FAST_HTTP.items():
         setattr(settings, name, value)
-    text = live_master((data_dir / "NSEFO.txt").read_text(), today=today_ist())
+    text = live_master("NSEFO", today=today_ist())
     market = LiveMarket(server=xts_server, lines=text.splitlines())
     market.serve(market.lines)
     sync_master_contract(segments=["NSEFO"])

@@ -36,6 +36,7 @@ def run(*args: str) -> str:
 
 
 def test_prints_counts_per_source_and_a_summary(market):
+    market.set_dataset("samples-live")
     output = run()
 
     assert "NSEFO" in output
@@ -60,18 +61,31 @@ def test_segments_flag_replaces_only_those(market):
     assert SyncRun.objects.latest().segments == ["NSEFO"]
 
 
+def test_contracts_dead_at_sync_time_are_skipped_and_counted(market):
+    """The raw samples are dumps of 2024-2026: their contracts that expired before today are
+    counted under their own reason and none of them is stored."""
+    output = run()
+
+    expired = SyncRun.objects.latest().counts["NSEFO"]["skipped_by_reason"]["expired"]
+    assert expired > 0
+    assert f"expired={expired}" in output
+    today = today_ist()
+    assert not SymbolToken.objects.filter(expiry__lt=today).exists()
+    assert SymbolToken.objects.filter(exchange="NFO", expiry__gte=today).exists()
+
+
 def test_unknown_segment_is_a_clear_error(market):
     with pytest.raises(CommandError, match=r"unknown segment.*NSEFX.*NSECM,BSECM"):
         run("--segments", "NSEFX")
     assert not SyncRun.objects.exists()
 
 
-def test_file_import_plain_and_gzip(tmp_path, data_dir, settings):
+def test_file_import_plain_and_gzip(tmp_path, settings):
     settings.JAINAM_MARKET_URL = ""  # offline import needs no URL
     plain = tmp_path / "NSEFO.txt"
-    plain.write_bytes((data_dir / "NSEFO.txt").read_bytes())
+    plain.write_text(live_master("NSEFO", today=today_ist()))
     packed = tmp_path / "BSEFO.txt.gz"
-    packed.write_bytes(gzip.compress((data_dir / "BSEFO.txt").read_bytes()))
+    packed.write_bytes(gzip.compress(live_master("BSEFO", today=today_ist()).encode()))
 
     output = run("--file", str(plain), "--file", str(packed))
 
@@ -105,7 +119,7 @@ def test_dry_run_reports_without_writing(market):
 def live_files(tmp_path, data_dir, settings) -> tuple[Path, Path]:
     """(the live NSEFO master, the same cut at 60%) as files."""
     settings.JAINAM_MARKET_URL = ""
-    lines = live_master((data_dir / "NSEFO.txt").read_text(), today=today_ist()).splitlines()
+    lines = live_master("NSEFO", today=today_ist()).splitlines()
     whole, cut = tmp_path / "NSEFO.txt", tmp_path / "NSEFO-cut.txt"
     whole.write_text("\n".join(lines))
     cut.write_text("\n".join(lines[:96]))
@@ -165,6 +179,7 @@ def test_negative_max_malformed_is_rejected(market):
 
 
 def test_malformed_lines_can_be_allowed_explicitly(market):
+    market.set_dataset("samples-live")
     market.inject_fault("malformed_lines", endpoint="master", segment="NSEFO", times=1)
 
     output = run("--segments", "NSEFO", "--max-malformed", "100")

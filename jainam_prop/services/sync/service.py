@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from jainam_prop.errors import SyncError, SyncRefused
 from jainam_prop.models import DEFAULT_BROKER, SyncRun
-from jainam_prop.vocabulary import MASTER_SEGMENTS
+from jainam_prop.vocabulary import MASTER_SEGMENTS, today_ist
 
 from . import store
 from .guards import guard_corruption
@@ -132,7 +132,10 @@ def sync_master_contract(
             if files
             else download(segments=segments or list(MASTER_SEGMENTS), notify=notify)
         )
-        parsed, sources, phases = parse_as_they_come(payloads)
+        # Contracts that expired before today (IST) are skipped as 'expired', counted per
+        # source like every other skip: the store never holds a contract dead at sync time.
+        today = today or today_ist()
+        parsed, sources, phases = parse_as_they_come(payloads, today=today)
         report = SyncReport(
             run_id=run.pk,
             status=SyncRun.Status.RUNNING,

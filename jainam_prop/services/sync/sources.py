@@ -6,6 +6,7 @@ exactly one OpenAlgo exchange, whose rows of the broker it replaces. No database
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -120,8 +121,13 @@ def _first_segment(path: Path) -> str | None:
 
 def parse_as_they_come(
     payloads: Iterator[tuple[str, Payload]],
+    *,
+    today: dt.date | None = None,
 ) -> tuple[ParsedMaster, list[str], dict[str, float]]:
-    """Parse each payload as soon as it arrives and drop its text (bounded memory)."""
+    """Parse each payload as soon as it arrives and drop its text (bounded memory).
+
+    With ``today``, contracts that expired before it are skipped (reason ``expired``).
+    """
     parts: list[ParsedMaster] = []
     sources: list[str] = []
     phases = {"download": 0.0, "parse": 0.0}
@@ -132,7 +138,7 @@ def parse_as_they_come(
         if source.endswith(INDEX_SUFFIX):
             parts.append(parse_index_list(payload, segment=source.removesuffix(INDEX_SUFFIX)))
         else:
-            parts.append(parse_master(payload, segment=source))
+            parts.append(parse_master(payload, segment=source, today=today))
         del payload
         sources.append(source)
         started = time.monotonic()
