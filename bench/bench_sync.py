@@ -99,9 +99,11 @@ def _moved(lines: list[str], *, to: date, first_token: int) -> list[str]:
 def build_days(text: str, *, today: date, total_rows: int) -> tuple[str, str, dict[str, int]]:
     """(day 0, day 1) of one F&O master and the changes day 1 brings.
 
-    Day 0 is the master plus a weekly expiry that ended yesterday (copies of the earliest small
-    expiry group). Day 1 drops it, lists a new weekly expiry on an unused date, and revises
-    the lot size of whole underlyings until about ``DAY_SHARE`` of ``total_rows`` change.
+    Day 0 is the master plus a weekly expiry that ends today (copies of the earliest small
+    expiry group; one that ended yesterday would never be stored: the sync skips dead
+    contracts). Day 1 drops it, as the exchange does once it expired, lists a new weekly
+    expiry on an unused date, and revises the lot size of whole underlyings until about
+    ``DAY_SHARE`` of ``total_rows`` change.
     """
     lines = [line for line in text.split("\n") if line]
     fields = [line.split("|") for line in lines]
@@ -112,7 +114,7 @@ def build_days(text: str, *, today: date, total_rows: int) -> tuple[str, str, di
     group_date = (small or sorted(by_expiry))[0]
     group = [lines[i] for i in by_expiry[group_date]]
     token = max(int(f[F_TOKEN]) for f in fields) + 1
-    expired = _moved(group, to=today - timedelta(days=1), first_token=token)
+    expired = _moved(group, to=today, first_token=token)
     new_date = date.fromisoformat(group_date) + timedelta(days=7)
     while new_date.isoformat() in by_expiry:
         new_date += timedelta(days=7)
@@ -249,7 +251,8 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="sample data, one round (CI)")
     parser.add_argument("--rounds", type=int, default=None)
     options = parser.parse_args()
-    dataset = "samples" if options.smoke else "full"
+    # The smoke run uses the real sample lines moved to live dates: the sync skips dead contracts.
+    dataset = "samples-live" if options.smoke else "full"
     rounds = options.rounds or (1 if options.smoke else 3)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
     import django
