@@ -102,23 +102,7 @@ class ParsedMaster:
 #: the same for every line of a master and are added when the frame is built). ``expiry`` is
 #: days since 1970-01-01 or ``NO_EXPIRY``; ``strike``/bands NaN when absent; ``freeze_qty`` and
 #: ``underlying_token`` 0 when absent (never valid values: both are positive when present).
-LINE_VALUES = (
-    "symbol",
-    "token",
-    "brsymbol",
-    "name",
-    "expiry",
-    "strike",
-    "lot_size",
-    "tick_size",
-    "instrument_type",
-    "freeze_qty",
-    "price_band_low",
-    "price_band_high",
-    "multiplier",
-    "isin",
-    "underlying_token",
-)
+LINE_VALUES = tuple(c for c in INSTRUMENT_COLUMNS if c not in ("exchange", "brexchange"))
 Row = tuple[
     str, int, str, str, int, float, int, float, str, int, float, float, int, str | None, int
 ]
