@@ -121,6 +121,14 @@ def expiry_code(expiry: date) -> str:
     return f"{expiry.day:02d}{MONTHS[expiry.month - 1]}{expiry.year % 100:02d}"
 
 
+def api_expiry(expiry: date | None) -> str:
+    """OpenAlgo's expiry in API answers, ``DD-MMM-YY``: ``date(2026, 8, 25)`` → ``"25-AUG-26"``;
+    ``""`` without one."""
+    if expiry is None:
+        return ""
+    return f"{expiry.day:02d}-{MONTHS[expiry.month - 1]}-{expiry.year % 100:02d}"
+
+
 _EXPIRY_CODE = re.compile(r"([0-9]{2})([A-Z]{3})([0-9]{2})")
 
 

@@ -6,8 +6,7 @@ import csv
 import io
 import json
 
-from jainam_prop.services.instruments import expiry_text
-from jainam_prop.vocabulary import today_ist
+from jainam_prop.vocabulary import api_expiry, today_ist
 
 
 def _post(client, path, body):
@@ -25,7 +24,7 @@ def _stored_expiries(kind: str) -> list[str]:
         )
         if row.expiry >= today_ist()
     }
-    return [expiry_text(day) for day in sorted(dates)]
+    return [api_expiry(day) for day in sorted(dates)]
 
 
 def test_expiry_lists_live_dates_nearest_first(client, today_master, api_key):

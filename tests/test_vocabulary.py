@@ -238,3 +238,9 @@ def test_bse_table_has_every_documented_code():
 def test_index_symbol_refuses_a_segment_without_index_list():
     with pytest.raises(ValueError, match="NSEFO"):
         index_symbol("NIFTY 50", segment="NSEFO")
+
+
+def test_api_expiry_is_openalgos_dd_mmm_yy():
+    assert vocabulary.api_expiry(date(2026, 8, 25)) == "25-AUG-26"
+    assert vocabulary.api_expiry(date(2027, 1, 5)) == "05-JAN-27"
+    assert vocabulary.api_expiry(None) == ""

@@ -1,9 +1,8 @@
 """Symbol services over the stored master: expiry dates and the instruments download.
 
-Both read ``SymbolToken`` in bulk (whole exchanges, distinct expiries), which the cached
-per-symbol lookups are not made for: they are plain ORM reads, streamed with ``iterator``
-so that a download of every exchange never holds the whole table in memory. Dead contracts
-(expiry before today, Asia/Kolkata) are left out: nothing can be traded on them.
+Both check their input and shape OpenAlgo's answers; the rows come from the lookups' bulk
+reads (``services.lookups.bulk``: streamed, dead contracts left out: nothing can be traded
+on them).
 """
 
 from __future__ import annotations
@@ -12,15 +11,17 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q
-
 from jainam_prop.errors import OrderInvalid
-from jainam_prop.models import DEFAULT_BROKER, SymbolToken
-from jainam_prop.vocabulary import EXCHANGES, FNO_EXCHANGES, MONTHS, today_ist
+from jainam_prop.models import DEFAULT_BROKER
+from jainam_prop.services.lookups import (
+    live_expiries,
+    live_instrument_count,
+    live_instrument_rows,
+)
+from jainam_prop.vocabulary import EXCHANGES, FNO_EXCHANGES, api_expiry
 
 EXPIRY_KINDS: dict[str, tuple[str, ...]] = {"options": ("CE", "PE"), "futures": ("FUT",)}
 # OpenAlgo's instruments columns, in its order.
@@ -53,13 +54,6 @@ _DB_FIELDS = (
 CHUNK_ROWS = 2000
 
 
-def expiry_text(expiry: date | None) -> str:
-    """OpenAlgo's DD-MMM-YY (``25-AUG-26``); empty for no expiry."""
-    if expiry is None:
-        return ""
-    return f"{expiry.day:02d}-{MONTHS[expiry.month - 1]}-{expiry.year % 100:02d}"
-
-
 def expiry_dates(
     *, symbol: str, exchange: str, instrumenttype: str, broker: str = DEFAULT_BROKER
 ) -> list[str]:
@@ -76,19 +70,10 @@ def expiry_dates(
             field="instrumenttype",
             rule=f"must be options or futures (got {str(instrumenttype)[:20]!r})",
         )
-    dates = (
-        SymbolToken.objects.filter(
-            broker=broker,
-            exchange=exchange,
-            name=symbol.strip().upper(),
-            instrument_type__in=kinds,
-            expiry__gte=today_ist(),
-        )
-        .values_list("expiry", flat=True)
-        .distinct()
-        .order_by("expiry")
+    dates = live_expiries(
+        name=symbol.strip().upper(), exchange=exchange, kinds=kinds, broker=broker
     )
-    return [expiry_text(expiry) for expiry in dates]
+    return [api_expiry(expiry) for expiry in dates]
 
 
 def check_exchange(exchange: str | None) -> str | None:
@@ -103,26 +88,18 @@ def check_exchange(exchange: str | None) -> str | None:
 
 
 def _rows(*, exchange: str | None, broker: str) -> Iterator[dict[str, Any]]:
-    query = SymbolToken.objects.filter(broker=broker).filter(
-        Q(expiry__isnull=True) | Q(expiry__gte=today_ist())
-    )
-    if exchange:
-        query = query.filter(exchange=exchange)
-    values = query.order_by("exchange", "symbol").values_list(*_DB_FIELDS)
-    for row in values.iterator(chunk_size=CHUNK_ROWS):
+    rows = live_instrument_rows(fields=_DB_FIELDS, exchange=exchange, broker=broker)
+    for row in rows:
         item = dict(zip(COLUMNS, row, strict=True))
         item["token"] = str(item["token"])
-        item["expiry"] = expiry_text(item["expiry"])
+        item["expiry"] = api_expiry(item["expiry"])
         item["strike"] = float(item["strike"]) if item["strike"] is not None else -1.0
         item["tick_size"] = float(item["tick_size"] or Decimal(0))
         yield item
 
 
 def instruments_count(*, exchange: str | None, broker: str = DEFAULT_BROKER) -> int:
-    query = SymbolToken.objects.filter(broker=broker).filter(
-        Q(expiry__isnull=True) | Q(expiry__gte=today_ist())
-    )
-    return (query.filter(exchange=exchange) if exchange else query).count()
+    return live_instrument_count(exchange=exchange, broker=broker)
 
 
 def instruments_json(*, exchange: str | None, broker: str = DEFAULT_BROKER) -> Iterator[bytes]:

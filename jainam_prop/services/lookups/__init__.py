@@ -26,6 +26,7 @@ from .api import (
     reset_process_state,
     search_instruments,
 )
+from .bulk import live_expiries, live_instrument_count, live_instrument_rows
 from .records import Instrument, TokenBatch
 
 __all__ = [
@@ -42,6 +43,9 @@ __all__ = [
     "get_token_from_symbol",
     "get_tokens",
     "live_contracts_near",
+    "live_expiries",
+    "live_instrument_count",
+    "live_instrument_rows",
     "process_memory_stats",
     "publish_generation",
     "reset_process_state",
