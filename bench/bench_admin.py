@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -50,7 +51,7 @@ def ensure_database() -> None:
     config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
     if "postgresql" not in config["ENGINE"]:
         return
-    conninfo = {
+    conninfo: dict[str, Any] = {
         "host": config.get("HOST") or None,
         "port": config.get("PORT") or None,
         "user": config.get("USER") or None,

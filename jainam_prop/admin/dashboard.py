@@ -127,4 +127,6 @@ def dashboard_index(
 def install(site: AdminSite = admin.site) -> None:
     """Make the dashboard the index page of ``site`` (Django's index, with more context)."""
     site.index_template = "admin/jainam_prop/dashboard.html"
-    site.index = dashboard_index.__get__(site)  # a bound method, as AdminSite.get_urls expects
+    # A bound method, as AdminSite.get_urls expects, set on the instance (which is what
+    # assigning ``site.index`` does; written so, as AdminSite declares ``index`` a method).
+    vars(site)["index"] = dashboard_index.__get__(site)
