@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -54,7 +55,7 @@ def ensure_database() -> None:
     config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
     if "postgresql" not in config["ENGINE"]:
         return
-    conninfo = {
+    conninfo: dict[str, Any] = {
         "host": config.get("HOST") or None,
         "port": config.get("PORT") or None,
         "user": config.get("USER") or None,

@@ -318,10 +318,10 @@ def main() -> None:
     print(f"|{'-' * 48}|{'-' * 10}|{'-' * 8}|{'-' * 13}|")
     for name, values in measures.items():
         shown = floor_name_shown if name == floor_name else name
-        peak = f"{rss[name]:.0f}" if name in rss else "-"
+        peak_shown = f"{rss[name]:.0f}" if name in rss else "-"
         print(
             f"| {shown:<46} | {statistics.median(values):>8.2f} | {min(values):>6.2f} | "
-            f"{peak:>11} |"
+            f"{peak_shown:>11} |"
         )
     print(f"\nrealistic day: expected {expected}, the sync reported {seen['day']}")
     print(f"unchanged re-sync reported {seen['unchanged']}")

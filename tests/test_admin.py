@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import cast
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -480,12 +481,17 @@ def test_expiry_condition_bounds():
 
     def matches(range_name: str, day: date) -> bool:
         condition = expiry_condition(range_name, today=wednesday)
-        children = dict(condition.children)
+        assert condition is not None  # every range asked about here is known
+        # A range's Q holds (lookup, date) pairs.
+        children = dict(cast("list[tuple[str, date]]", condition.children))
         low, high = children.get("expiry__gte"), children.get("expiry__lte")
         if "expiry__lt" in children:
             return day < children["expiry__lt"]
         if "expiry__gt" in children:
             return day > children["expiry__gt"]
+        # The rest are bounded on both sides.
+        assert low is not None
+        assert high is not None
         return low <= day <= high
 
     assert matches("expired", date(2026, 4, 28))

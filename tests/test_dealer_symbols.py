@@ -22,7 +22,7 @@ def _stored_expiries(kind: str) -> list[str]:
         for row in SymbolToken.objects.filter(
             name="NIFTY", exchange="NFO", instrument_type__in=kinds
         )
-        if row.expiry >= today_ist()
+        if row.expiry is not None and row.expiry >= today_ist()
     }
     return [api_expiry(day) for day in sorted(dates)]
 

@@ -37,6 +37,7 @@ def synced(xts_server, settings) -> SyncRun:
     """One real successful sync (NSEFO) from the XTS test server."""
     settings.JAINAM_MARKET_URL = xts_server.market_url
     report = sync_master_contract(segments=["NSEFO"])
+    assert report.run_id is not None  # a run that started has its record
     return SyncRun.objects.get(pk=report.run_id)
 
 

@@ -227,7 +227,7 @@ def test_validation_names_the_field_and_the_rule(override, field, rule):
 
 def test_order_must_be_an_object():
     with pytest.raises(OrderInvalid, match="must be a JSON object"):
-        parse_order(["symbol"])  # type: ignore[arg-type]
+        parse_order(["symbol"])
 
 
 # --- placing through the test server ---------------------------------------------------------

@@ -10,6 +10,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import requests
@@ -57,7 +58,8 @@ class Dealer:
             timeout=timeout,
         )
 
-    def ok(self, method: str, path: str, **kwargs) -> dict:
+    def ok(self, method: str, path: str, **kwargs) -> Any:
+        """The ``result`` of an XTS success: an object or, for the books, a list."""
         response = self.call(method, path, **kwargs)
         assert response.status_code == 200, response.text
         payload = response.json()

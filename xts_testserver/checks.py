@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from xts_testserver import wire
 from xts_testserver.market import SEGMENT_CODES
@@ -77,7 +77,7 @@ def missing(body: dict[str, Any], names: tuple[str, ...]) -> None:
         raise Refused("e-orders-0005", f"Missing required field(s): {', '.join(absent)}")
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

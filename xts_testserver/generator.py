@@ -574,7 +574,14 @@ def _bse_cash(anchor: date) -> list[str]:
         "BSECM|26108|8|BSEIPO|BSEIPO-SPOT|SPOT|BSEIPO-SPOT|11100100026108|NaN|NaN|0|1|1|1|"
         "BSEIPO||1|1|BSEIPO-SPOT|-1|-1|-1"
     ]
-    groups = (("A", 750), ("B", 2550), ("T", 420), ("X", 1150), ("XT", 700), ("M", 300))
+    groups: tuple[tuple[str, int], ...] = (
+        ("A", 750),
+        ("B", 2550),
+        ("T", 420),
+        ("X", 1150),
+        ("XT", 700),
+        ("M", 300),
+    )
     groups += (("MT", 200), ("Z", 420))
     start = 0
     for series, count in groups:

@@ -185,7 +185,7 @@ def indexlist(server: XTSTestServer, request: RecordedRequest, *, malformed: boo
         return refused
     raw = request.query.get("exchangeSegment", "")
     segment = segment_name(raw)
-    if segment not in datasets.INDEX_SEGMENTS.values():
+    if segment is None or segment not in datasets.INDEX_SEGMENTS.values():
         return wire.error_response(
             400,
             "e-instrument-0006",

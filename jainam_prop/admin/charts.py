@@ -139,7 +139,7 @@ def column_bars(
     return _svg(title=title, width=width, height=height, body=parts)
 
 
-def _svg(*, title: str, width: int, height: int, body: list[str]) -> SafeString:
+def _svg(*, title: str, width: int, height: int, body: Sequence[str]) -> SafeString:
     return format_html(
         '<svg class="jp-chart" role="img" aria-label="{}" viewBox="0 0 {} {}" width="{}" '
         'height="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>{}</svg>',

@@ -9,7 +9,7 @@ large") and PostgreSQL takes seconds to plan. The page says when it cut.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -30,7 +30,14 @@ def bounded_term(request: HttpRequest, search_term: str) -> str:
     return term
 
 
-class BoundedSearchMixin:
+if TYPE_CHECKING:
+    # The mixin's super() is the ModelAdmin it is mixed into.
+    _ModelAdminBase = admin.ModelAdmin[Any]
+else:
+    _ModelAdminBase = object
+
+
+class BoundedSearchMixin(_ModelAdminBase):
     """Django's own search, on a term cut to ``MAX_SEARCH_LENGTH`` characters."""
 
     def get_search_results(

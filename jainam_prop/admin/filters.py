@@ -31,6 +31,9 @@ TYPE_EXCHANGES: dict[str, tuple[str, ...]] = {
     "INDEX": ("NSE_INDEX", "BSE_INDEX"),
 }
 
+# Where ``stored_choices`` memoises its answer on the request.
+_MEMO_ATTRIBUTE = "_jainam_stored_choices"
+
 
 def stored_choices(request: HttpRequest) -> dict[str, list[str]]:
     """The brokers, exchanges and instrument types that hold rows, in two small queries.
@@ -41,7 +44,7 @@ def stored_choices(request: HttpRequest) -> dict[str, list[str]]:
     value with no rows is left out of the filter. Memoised on the request: the filters of one page
     share it.
     """
-    memo = getattr(request, "_jainam_stored_choices", None)
+    memo = getattr(request, _MEMO_ATTRIBUTE, None)
     if memo is not None:
         return memo
     connection = connections[SymbolToken.objects.db]
@@ -85,7 +88,7 @@ def stored_choices(request: HttpRequest) -> dict[str, list[str]]:
                 found[kind].append(value)
     found["exchange"].sort()
     found["type"].sort(key=INSTRUMENT_TYPES.index)
-    request._jainam_stored_choices = found
+    setattr(request, _MEMO_ATTRIBUTE, found)
     return found
 
 

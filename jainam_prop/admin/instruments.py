@@ -23,7 +23,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.views.main import SEARCH_VAR
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, OrderBy, Q, QuerySet
 from django.db.models.functions import Upper
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -175,7 +175,7 @@ class SymbolTokenAdmin(ReadOnlyAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
         return super().changelist_view(request, {"title": "Instruments", **(extra_context or {})})
 
-    def get_ordering(self, request: HttpRequest) -> tuple[str, ...]:
+    def get_ordering(self, request: HttpRequest) -> tuple[str | OrderBy, ...]:
         if request.GET.get(SEARCH_VAR, "").strip():
             return self.search_ordering
         return self.ordering

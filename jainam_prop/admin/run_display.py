@@ -16,7 +16,7 @@ from jainam_prop.models import SyncRun
 Status = SyncRun.Status
 
 # Status -> CSS class: green done, red needs a person, amber worth a look, blue/grey neutral.
-STATUS_CSS = {
+STATUS_CSS: dict[str, str] = {
     Status.SUCCESS: "jp-ok",
     Status.FAILED: "jp-bad",
     Status.REFUSED: "jp-bad",
@@ -27,7 +27,7 @@ STATUS_CSS = {
 
 # What an operator does about a run that did not replace the instruments (worded for the
 # admin: buttons, never command-line flags).
-REMEDIES = {
+REMEDIES: dict[str, str] = {
     Status.REFUSED: (
         "The new master would have removed more instruments than the safety guard allows, so "
         "nothing was changed. If the broker served a partial master, wait and press "

@@ -166,9 +166,8 @@ class SyncRunAdmin(ReadOnlyAdmin):
         totals = _skipped_by_reason(obj.counts.values() if isinstance(obj.counts, dict) else ())
         if not totals:
             return "-"
-        return format_html_join(
-            "", "<div>{}: {}</div>", sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
-        )
+        most_first = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+        return format_html_join("", "<div>{}: {}</div>", most_first)
 
     @admin.display(description="duration")
     def duration(self, obj: SyncRun) -> str:

@@ -65,6 +65,7 @@ class Layout:
 def _common(line: list[str]) -> tuple[int, str, str, str, int, float, int, int, float, float]:
     """(token, name, NAME, brsymbol, lot, tick, multiplier, freeze, band low, band high)."""
     text = line[TOKEN]
+    token: int | None
     if text.isdigit() and text.isascii() and len(text) <= 18 and text[0] != "0":
         token = int(text)  # the common case, without a call
     else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 
@@ -146,6 +146,17 @@ def _signed_integer(value: Any, *, field: str) -> int:
 # --- close all -------------------------------------------------------------------------------
 
 
+class _Leg(TypedDict):
+    """What a square-off leg is, whatever its outcome (the first fields of ``LegResult``)."""
+
+    symbol: str | None
+    exchange: str | None
+    token: int
+    product: str
+    action: str
+    quantity: int
+
+
 @dataclass(frozen=True)
 class LegResult:
     """One square-off order (a slice of one position)."""
@@ -213,7 +224,7 @@ def _square_off(
         "orderUniqueIdentifier": reconcile.new_order_identifier(),
         "clientID": client_id,
     }
-    leg = {
+    leg: _Leg = {
         "symbol": instrument.symbol if instrument else None,
         "exchange": instrument.exchange if instrument else None,
         "token": position.token,

@@ -162,8 +162,9 @@ def _broker_error(exc: XTSError) -> tuple[int, str, dict[str, Any], dict[str, st
     if isinstance(exc, OrderOutcomeUnknown):
         logger.error("Order outcome unknown (uid %s): %s", exc.unique_id, exc)
         body = {"message": unknown_message(exc.unique_id), "unique_id": exc.unique_id}
-        if getattr(exc, "order_id", None):
-            body["orderid"] = exc.order_id
+        order_id = getattr(exc, "order_id", None)  # an OutcomeUnknown of a modify or cancel
+        if order_id:
+            body["orderid"] = order_id
         return 504, "outcome_unknown", body, {}
     if isinstance(exc, XTSTimeout):
         logger.error("Broker timeout: %s", exc)

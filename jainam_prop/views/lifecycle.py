@@ -297,13 +297,13 @@ def instruments_download(request: HttpRequest) -> StreamingHttpResponse | JsonRe
         return _error(400, str(exc), field=exc.field)
     broker = settings.JAINAM_BROKER
     if output == "csv":
-        response = StreamingHttpResponse(
+        csv_response = StreamingHttpResponse(
             instruments.instruments_csv(exchange=exchange, broker=broker),
             content_type="text/csv",
         )
         name = f"instruments_{exchange or 'all'}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        csv_response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return csv_response
     return StreamingHttpResponse(
         instruments.instruments_json(exchange=exchange, broker=broker),
         content_type="application/json",

@@ -191,8 +191,8 @@ class XTSHttp:
         if (isinstance(body, dict) and body.get("type") == "error") or 400 <= status < 500:
             code = str(body.get("code", "")) if isinstance(body, dict) else ""
             description = _describe(body, body_bytes)
-            error_class = XTSAuthError if _session_refused(status, code, body) else XTSRejected
-            raise error_class(
+            rejected_class = XTSAuthError if _session_refused(status, code, body) else XTSRejected
+            raise rejected_class(
                 f"XTS rejected {where} (HTTP {status}, code {code or '-'}): {description}",
                 code=code,
                 http_status=status,
@@ -224,7 +224,8 @@ def _session_refused(status: int, code: str, body: Any) -> bool:
 
 def _json_or_none(raw: bytes) -> Any:
     try:
-        return requests.compat.json.loads(raw)
+        # types-requests omits compat.json (the json module requests itself decodes with).
+        return requests.compat.json.loads(raw)  # type: ignore[attr-defined]
     except ValueError:
         return None
 

@@ -11,7 +11,7 @@ import gzip
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jainam_prop.master_parser import ParsedMaster, merge_parsed, parse_index_list, parse_master
 from jainam_prop.vocabulary import (
@@ -138,7 +138,8 @@ def parse_as_they_come(
         if source.endswith(INDEX_SUFFIX):
             parts.append(parse_index_list(payload, segment=source.removesuffix(INDEX_SUFFIX)))
         else:
-            parts.append(parse_master(payload, segment=source, today=today))
+            # A segment's payload is its master text (only index sources carry a list).
+            parts.append(parse_master(cast(str, payload), segment=source, today=today))
         del payload
         sources.append(source)
         started = time.monotonic()
