@@ -44,12 +44,25 @@ def keys(
 
 def answer_key(broker: str, generation: int, direction: str, item: Sequence[str | int]) -> str:
     """The key of one answer, as :func:`keys` builds it (its prefix computed once)."""
+    first, second = item
+    return f"{_head(broker, generation, direction)}:{_part(first)}:{_part(second)}"
+
+
+def answer_keys(
+    broker: str, generation: int, direction: str, items: Sequence[Sequence[str | int]]
+) -> list[str]:
+    """The keys of many answers (as :func:`answer_key`)."""
+    head = _head(broker, generation, direction)
+    return [f"{head}:{_part(first)}:{_part(second)}" for first, second in items]
+
+
+def _head(broker: str, generation: int, direction: str) -> str:
     head = _heads.get((broker, generation, direction))
     if head is None:
         if len(_heads) > _HEADS_MAX:
             _heads.clear()
         head = _heads[(broker, generation, direction)] = keys(broker, generation, direction)[0]
-    return ":".join((head, *map(_part, item)))
+    return head
 
 
 _heads: dict[tuple[str, int, str], str] = {}

@@ -43,7 +43,7 @@ def walk(
     if not pending:
         return snapshot, found, MEMORY
 
-    names = cache.keys(broker, snapshot.generation, direction, items=pending)
+    names = cache.answer_keys(broker, snapshot.generation, direction, pending)
     cached = cache.get_many(names)
     learned: list[tuple[Any, Entry]] = []
     unresolved: list[tuple[Any, str]] = []
