@@ -209,12 +209,12 @@ def nearest_expiries(
     if kinds is not None:
         rows = rows.filter(instrument_type__in=kinds)
     after = rows.filter(expiry__gte=max(reference, today)).order_by("expiry")
-    found = list(after.values_list("expiry", flat=True).distinct()[:count])
+    found = [e for e in after.values_list("expiry", flat=True).distinct()[:count] if e]
     if count == 1 and found and found[0] == reference:  # the expiry asked: none is nearer
         return found
     if reference > today:
         before = rows.filter(expiry__gte=today, expiry__lt=reference).order_by("-expiry")
-        found += before.values_list("expiry", flat=True).distinct()[:count]
+        found += [e for e in before.values_list("expiry", flat=True).distinct()[:count] if e]
     return found
 
 
@@ -236,7 +236,7 @@ def _future_expiries(
     rows = SymbolToken.objects.filter(
         broker=broker, exchange=exchange, symbol__in=candidates, instrument_type="FUT"
     )
-    return sorted(rows.values_list("expiry", flat=True))
+    return sorted(expiry for expiry in rows.values_list("expiry", flat=True) if expiry)
 
 
 def _add_months(day: date, months: int) -> date:
