@@ -91,20 +91,20 @@ def one(
         entry: Entry = (
             value if value.__class__ is tuple and value[0] is not None else decoded(value)
         )
-        memory.remember(snapshot, direction, ((key, entry),))
+        memory.remember_one(snapshot, direction, key, entry)
         return snapshot, entry, CACHE
     rows = db.records(broker, direction, [key])
     entry = rows.get(key) or NotFound(explain(key) if explain else None)
     if value is None:  # the cache answered: fill it
         cache.set_many({name: encoded(entry)})
-    memory.remember(snapshot, direction, ((key, entry),))
+    memory.remember_one(snapshot, direction, key, entry)
     return snapshot, entry, DATABASE
 
 
 def replace(snapshot: memory.Snapshot, broker: str, direction: str, key: Any, entry: Entry) -> None:
     """A better answer for one key (an Instrument built, suggestions computed): memory, and the
     cache when the answer changed."""
-    memory.remember(snapshot, direction, [(key, entry)])
+    memory.remember_one(snapshot, direction, key, entry)
     if entry.__class__ is NotFound:
         cache.set_many(
             {cache.answer_key(broker, snapshot.generation, direction, key): encoded(entry)}
