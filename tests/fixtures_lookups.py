@@ -12,7 +12,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -274,7 +274,7 @@ class PrivateRedis:
         self.process = None
 
     def dbsize(self) -> int:
-        return int(self.client().dbsize())
+        return int(cast(int, self.client().dbsize()))
 
 
 @pytest.fixture

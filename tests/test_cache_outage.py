@@ -7,6 +7,7 @@ test stops and starts; time is the helper's injectable clock.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 from django.core.cache import caches
@@ -19,7 +20,7 @@ LOGGER = "jainam_prop.cache_outage"
 
 
 @pytest.fixture
-def clock(monkeypatch) -> FakeClock:
+def clock(monkeypatch) -> Iterator[FakeClock]:
     fake = FakeClock()
     monkeypatch.setattr(cache_outage, "clock", fake)
     cache_outage.reset()

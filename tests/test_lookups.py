@@ -87,7 +87,9 @@ class Samples:
 
     def __init__(self) -> None:
         self.ce = stored(NIFTY_CE_TOKEN, "NFO").symbol  # NIFTY<expiry>21300CE
-        self.expiry = stored(NIFTY_CE_TOKEN, "NFO").expiry
+        expiry = stored(NIFTY_CE_TOKEN, "NFO").expiry
+        assert expiry is not None
+        self.expiry = expiry
         self.code = vocabulary.expiry_code(self.expiry)
         self.fut = stored(58072, "NFO").symbol  # the NIFTY future of the NSEFO sample
         self.sensex_pe = stored(1125434, "BFO").symbol
@@ -185,7 +187,7 @@ def test_instrument_is_the_whole_immutable_record(synced):
     assert str(instrument.strike) == "21300"
     assert str(instrument.tick_size) == "0.05"
     with pytest.raises(dataclasses.FrozenInstanceError):
-        instrument.token = 1  # type: ignore[misc]
+        instrument.token = 1
 
 
 def test_instrument_carries_every_instrument_column_and_the_broker(synced):

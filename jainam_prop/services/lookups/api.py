@@ -18,7 +18,7 @@ from jainam_prop import cache_outage, vocabulary
 from jainam_prop.errors import SymbolNotFound, TokenNotFound
 from jainam_prop.models import DEFAULT_BROKER
 
-from . import config, db, memory, suggestions, tiers
+from . import cache, config, db, memory, suggestions, tiers
 from .generation import current_generation, publish_generation
 from .memory import BY_SYMBOL, BY_TOKEN
 from .records import TOKEN, Instrument, NotFound, TokenBatch, instrument, token_of
@@ -94,9 +94,9 @@ def get_tokens(pairs: Iterable[tuple[str, str]], *, broker: str = DEFAULT_BROKER
     for key in wanted:
         entry = found[key]
         if entry.__class__ is tuple:  # a record (memory and the cache hold those)
-            batch[key] = entry[TOKEN]  # type: ignore[index]
+            batch[key] = entry[TOKEN]
         elif entry.__class__ is Instrument:
-            batch[key] = entry.token  # type: ignore[union-attr]
+            batch[key] = entry.token
         else:
             missing.append(key)
     logger.debug(
@@ -136,10 +136,10 @@ def get_instruments_by_tokens(
     upgraded = []
     for key, entry in found.items():
         if entry.__class__ is tuple:
-            entry = instrument(entry, broker)  # type: ignore[arg-type]
+            entry = instrument(entry, broker)
             upgraded.append((key, entry))
         if entry.__class__ is Instrument:
-            answers[wanted[key]] = entry  # type: ignore[assignment]
+            answers[wanted[key]] = entry
     memory.remember(snapshot, BY_TOKEN, upgraded)
     return answers
 
@@ -223,6 +223,7 @@ def reset_process_state() -> None:
     memory.clear()
     cache_outage.reset()
     config.forget()
+    cache.forget()
 
 
 def flush_cache_writes() -> None:
@@ -246,15 +247,17 @@ def _by_symbol(symbol: str, exchange: str, broker: str, *, build: bool = True) -
     key = (symbol, exchange)
     if len(symbol) > _SYMBOL_MAX_LENGTH:  # cannot exist
         raise SymbolNotFound(symbol=symbol, exchange=exchange, broker=broker)
-    snapshot, found, tier = tiers.walk(broker, BY_SYMBOL, [key], explain=_explain(broker))
-    entry = found[key]
+    snapshot, entry, tier = tiers.one(broker, BY_SYMBOL, key, explain=_explain(broker))
     if entry.__class__ is tuple and build:
-        entry = instrument(entry, broker)  # type: ignore[arg-type]
+        entry = instrument(entry, broker)
         tiers.replace(snapshot, broker, BY_SYMBOL, key, entry)
     if entry.__class__ is not NotFound:
-        logger.debug("lookup %s %s:%s -> %s (%s)", broker, exchange, symbol, token_of(entry), tier)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "lookup %s %s:%s -> %s (%s)", broker, exchange, symbol, token_of(entry), tier
+            )
         return entry
-    missing: NotFound = entry  # type: ignore[assignment]
+    missing: NotFound = entry
     if missing.suggestions is None:  # a batch's not-found: add the suggestions once
         missing = NotFound(_explain(broker)(key))
         tiers.replace(snapshot, broker, BY_SYMBOL, key, missing)
@@ -265,18 +268,25 @@ def _by_symbol(symbol: str, exchange: str, broker: str, *, build: bool = True) -
 
 
 def _explain(broker: str) -> tiers.Explain:
-    def explain(key: tuple[str, str]) -> tuple[str, ...]:
-        return suggestions.suggestions(broker, key[1], key[0], today=vocabulary.today_ist())
+    explain = _explainers.get(broker)
+    if explain is None:
 
+        def explain(key: tuple[str, str]) -> tuple[str, ...]:
+            return suggestions.suggestions(broker, key[1], key[0], today=vocabulary.today_ist())
+
+        if len(_explainers) < 1000:
+            _explainers[broker] = explain
     return explain
+
+
+_explainers: dict[str, tiers.Explain] = {}
 
 
 def _by_token(token: int, exchange: str, broker: str) -> Instrument:
     key = (exchange, token)
-    snapshot, found, tier = tiers.walk(broker, BY_TOKEN, [key])
-    entry = found[key]
+    snapshot, entry, tier = tiers.one(broker, BY_TOKEN, key)
     if entry.__class__ is tuple:
-        entry = instrument(entry, broker)  # type: ignore[arg-type]
+        entry = instrument(entry, broker)
         tiers.replace(snapshot, broker, BY_TOKEN, key, entry)
     if entry.__class__ is Instrument:
         logger.debug(
@@ -285,9 +295,9 @@ def _by_token(token: int, exchange: str, broker: str) -> Instrument:
             exchange,
             token,
             entry.symbol,
-            tier,  # type: ignore[union-attr]
+            tier,
         )
-        return entry  # type: ignore[return-value]
+        return entry
     logger.warning("Token %s not found on %s for %s (%s)", token, exchange, broker, tier)
     raise TokenNotFound(token=token, exchange=exchange, broker=broker)
 

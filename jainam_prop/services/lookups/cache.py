@@ -8,6 +8,7 @@ database without waiting on a dead Redis.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -41,21 +42,61 @@ def keys(
     return [":".join((head, *map(_part, item))) if item else head for item in items]
 
 
+def answer_key(broker: str, generation: int, direction: str, item: Sequence[str | int]) -> str:
+    """The key of one answer, as :func:`keys` builds it (its prefix computed once)."""
+    first, second = item
+    return f"{_head(broker, generation, direction)}:{_part(first)}:{_part(second)}"
+
+
+def answer_keys(
+    broker: str, generation: int, direction: str, items: Sequence[Sequence[str | int]]
+) -> list[str]:
+    """The keys of many answers (as :func:`answer_key`)."""
+    head = _head(broker, generation, direction)
+    return [f"{head}:{_part(first)}:{_part(second)}" for first, second in items]
+
+
+def _head(broker: str, generation: int, direction: str) -> str:
+    head = _heads.get((broker, generation, direction))
+    if head is None:
+        if len(_heads) > _HEADS_MAX:
+            _heads.clear()
+        head = _heads[(broker, generation, direction)] = keys(broker, generation, direction)[0]
+    return head
+
+
+_heads: dict[tuple[str, int, str], str] = {}
+_HEADS_MAX = 1000
+
+
 def key(broker: str, *parts: str | int) -> str:
     """One key (see :func:`keys`)."""
     return keys(broker, *parts)[0]
 
 
 def _part(part: str | int) -> str:
-    if part.__class__ is int:
+    if isinstance(part, int):
         return str(part)
-    if part.isascii() and part.isprintable() and " " not in part:  # type: ignore[union-attr]
-        return part  # type: ignore[return-value]
-    return quote(str(part), safe="")
+    if part.isascii() and part.isprintable() and " " not in part:
+        return part
+    return quote(part, safe="")
 
 
 def backend() -> BaseCache:
-    return caches[config().cache_alias]
+    """The lookups' cache (``caches[alias]``), looked up once per thread until :func:`forget`."""
+    found: BaseCache | None = getattr(_local, "backend", None)
+    if found is None:
+        found = _local.backend = caches[config().cache_alias]
+    return found
+
+
+def forget() -> None:
+    """Look the cache up again (``CACHES`` or the alias changed)."""
+    global _local
+    _local = threading.local()
+
+
+_local = threading.local()
 
 
 def is_shared() -> bool:
@@ -65,13 +106,17 @@ def is_shared() -> bool:
 
 def get_many(keys: list[str]) -> dict[str, Any] | None:
     """``{key: value}`` of the keys present; None when the cache is unavailable."""
-    cache = backend()
     if len(keys) == 1:
-        value = cache_outage.guarded("lookups get", cache.get, keys[0], default=_UNAVAILABLE)
-        if value is _UNAVAILABLE:
+        value = get_one(keys[0])
+        if value is UNAVAILABLE:
             return None
         return {} if value is None else {keys[0]: value}
-    return cache_outage.guarded("lookups get_many", cache.get_many, keys)
+    return cache_outage.guarded("lookups get_many", backend().get_many, keys)
+
+
+def get_one(name: str) -> Any:
+    """The value of one key: None when absent, :data:`UNAVAILABLE` when the cache is."""
+    return cache_outage.guarded("lookups get", backend().get, name, default=UNAVAILABLE)
 
 
 def set_many(values: dict[str, Any]) -> None:
@@ -86,4 +131,5 @@ def set_many(values: dict[str, Any]) -> None:
             cache_outage.guarded("lookups set_many", cache.set_many, values, ttl)
 
 
-_UNAVAILABLE = object()
+#: What :func:`get_one` answers while the cache is unavailable.
+UNAVAILABLE: Any = object()

@@ -9,20 +9,22 @@ symbol prefix index. Live means "no expiry, or expiring today or later (IST)".
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from functools import reduce
 from operator import or_
 from typing import Any
 
+from django.db import connections, router
 from django.db.models import Case, DecimalField, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Abs
+from django.db.models.sql.compiler import SQLCompiler
 
 from jainam_prop import vocabulary
 from jainam_prop.models import LookupGeneration, SymbolToken
 
-from .memory import BY_SYMBOL
+from .memory import BY_SYMBOL, BY_TOKEN
 from .records import Record, record_of_row
 
 COLUMNS = vocabulary.INSTRUMENT_COLUMNS
@@ -43,14 +45,9 @@ def records(broker: str, direction: str, keys: Sequence[Any]) -> dict[Any, Recor
     By token, a token listed twice on one exchange answers the row with the first symbol.
     """
     found: dict[Any, Record] = {}
-    if len(keys) == 1:  # a single lookup: the plainest query
+    if len(keys) == 1:  # a single lookup: the ORM's query, compiled once
         first, second = keys[0]
-        where = {"symbol": first, "exchange": second} if direction == BY_SYMBOL else {
-            "exchange": first, "token": second}  # fmt: skip
-        rows = _ROWS.filter(broker=broker, **where)
-        if direction != BY_SYMBOL:
-            rows = rows.order_by("symbol")[:1]
-        for row in rows:
+        for row in _single(direction).rows(broker, first, second):
             found[keys[0]] = record_of_row(row)
         return found
     for start in range(0, len(keys), BATCH_SQL_CHUNK):
@@ -83,6 +80,70 @@ def records(broker: str, direction: str, keys: Sequence[Any]) -> dict[Any, Recor
                 if key not in found or row[0] < found[key][0]:
                     found[key] = record_of_row(row)
     return found
+
+
+class _Compiled:
+    """One single-key query as the ORM writes it, compiled once per database alias.
+
+    ``rows`` runs the ORM's own SQL through a fresh Django cursor (``connection.cursor()``:
+    query logging and query counts see it) and converts the rows with the ORM's converters,
+    so a lookup pays the database round trip, not the query building each time.
+    """
+
+    def __init__(self, build: Callable[[Any, Any, Any], QuerySet[Any, Any]]) -> None:
+        self.build = build
+        self.compiled: dict[
+            str, tuple[str, Callable[..., list[Any]], SQLCompiler, dict[Any, Any]]
+        ] = {}
+
+    def rows(self, broker: str, first: Any, second: Any) -> Iterable[Sequence[Any]]:
+        alias = router.db_for_read(SymbolToken)
+        compiled = self.compiled.get(alias)
+        if compiled is None:
+            compiled = self.compiled[alias] = self._compile(alias)
+        sql, order, compiler, converters = compiled
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, order(broker, first, second))
+            rows = cursor.fetchall()
+        if converters and rows:
+            return list(compiler.apply_converters(rows, converters))
+        return rows
+
+    def _compile(
+        self, alias: str
+    ) -> tuple[str, Callable[..., list[Any]], SQLCompiler, dict[Any, Any]]:
+        # Distinct stand-ins show where each argument lands among the compiled parameters.
+        marks = ("\x00broker", "\x00first", -7_654_321) if self.build is _by_token else (
+            "\x00broker", "\x00first", "\x00second")  # fmt: skip
+        queryset = self.build(*marks)
+        compiler = queryset.query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        slots = [marks.index(param) if param in marks else None for param in params]
+        fixed = list(params)
+
+        def order(*values: Any) -> list[Any]:
+            return [fixed[i] if slot is None else values[slot] for i, slot in enumerate(slots)]
+
+        converters = compiler.get_converters([column for column, _, _ in compiler.select])
+        return sql, order, compiler, converters
+
+    def forget(self) -> None:
+        self.compiled.clear()
+
+
+def _by_symbol(broker: Any, symbol: Any, exchange: Any) -> QuerySet[Any, Any]:
+    return _ROWS.filter(broker=broker, symbol=symbol, exchange=exchange)
+
+
+def _by_token(broker: Any, exchange: Any, token: Any) -> QuerySet[Any, Any]:
+    return _ROWS.filter(broker=broker, exchange=exchange, token=token).order_by("symbol")[:1]
+
+
+_SINGLE = {BY_SYMBOL: _Compiled(_by_symbol), BY_TOKEN: _Compiled(_by_token)}
+
+
+def _single(direction: str) -> _Compiled:
+    return _SINGLE[direction]
 
 
 def live(rows: QuerySet[SymbolToken], *, today: date) -> QuerySet[SymbolToken]:
@@ -148,12 +209,12 @@ def nearest_expiries(
     if kinds is not None:
         rows = rows.filter(instrument_type__in=kinds)
     after = rows.filter(expiry__gte=max(reference, today)).order_by("expiry")
-    found = list(after.values_list("expiry", flat=True).distinct()[:count])
+    found = [e for e in after.values_list("expiry", flat=True).distinct()[:count] if e]
     if count == 1 and found and found[0] == reference:  # the expiry asked: none is nearer
         return found
     if reference > today:
         before = rows.filter(expiry__gte=today, expiry__lt=reference).order_by("-expiry")
-        found += before.values_list("expiry", flat=True).distinct()[:count]
+        found += [e for e in before.values_list("expiry", flat=True).distinct()[:count] if e]
     return found
 
 
@@ -175,7 +236,7 @@ def _future_expiries(
     rows = SymbolToken.objects.filter(
         broker=broker, exchange=exchange, symbol__in=candidates, instrument_type="FUT"
     )
-    return sorted(rows.values_list("expiry", flat=True))
+    return sorted(expiry for expiry in rows.values_list("expiry", flat=True) if expiry)
 
 
 def _add_months(day: date, months: int) -> date:

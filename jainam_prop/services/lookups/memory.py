@@ -78,19 +78,36 @@ def remember(snapshot: Snapshot, direction: str, items: Iterable[tuple[Any, Entr
         _make_room(by_symbol, limit, len(items))
         _make_room(by_token, limit, len(items))
         for key, entry in items:
-            kind = entry.__class__
-            if direction == BY_SYMBOL:
-                by_symbol[key] = entry
-                if kind is tuple:
-                    by_token.setdefault((key[1], entry[TOKEN]), entry)  # type: ignore[index]
-                elif kind is Instrument:
-                    by_token.setdefault((key[1], entry.token), entry)  # type: ignore[union-attr]
-            else:
-                by_token[key] = entry
-                if kind is tuple:
-                    by_symbol[(entry[0], key[0])] = entry  # type: ignore[index]
-                elif kind is Instrument:
-                    by_symbol[(entry.symbol, key[0])] = entry  # type: ignore[union-attr]
+            _put(by_symbol, by_token, direction, key, entry)
+
+
+def remember_one(snapshot: Snapshot, direction: str, key: Any, entry: Entry) -> None:
+    """:func:`remember` for one answer (the single lookups' path)."""
+    limit = config().memory_max
+    with _put_lock:
+        by_symbol, by_token = snapshot.by_symbol, snapshot.by_token
+        if len(by_symbol) >= limit or len(by_token) >= limit:
+            _make_room(by_symbol, limit, 1)
+            _make_room(by_token, limit, 1)
+        _put(by_symbol, by_token, direction, key, entry)
+
+
+def _put(
+    by_symbol: dict[Any, Entry], by_token: dict[Any, Entry], direction: str, key: Any, entry: Entry
+) -> None:
+    kind = entry.__class__
+    if direction == BY_SYMBOL:
+        by_symbol[key] = entry
+        if kind is tuple:
+            by_token.setdefault((key[1], entry[TOKEN]), entry)  # type: ignore[index]
+        elif kind is Instrument:
+            by_token.setdefault((key[1], entry.token), entry)  # type: ignore[union-attr]
+    else:
+        by_token[key] = entry
+        if kind is tuple:
+            by_symbol[(entry[0], key[0])] = entry  # type: ignore[index]
+        elif kind is Instrument:
+            by_symbol[(entry.symbol, key[0])] = entry  # type: ignore[union-attr]
 
 
 def _make_room(entries: dict[Any, Any], limit: int, incoming: int) -> None:

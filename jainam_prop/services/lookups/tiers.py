@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import cache, db, generation, memory
+from .memory import BY_SYMBOL
 from .records import Entry, NotFound, decoded, encoded
 
 #: Which tier answered the last key that needed the slowest one (for log lines).
@@ -42,7 +43,7 @@ def walk(
     if not pending:
         return snapshot, found, MEMORY
 
-    names = cache.keys(broker, snapshot.generation, direction, items=pending)
+    names = cache.answer_keys(broker, snapshot.generation, direction, pending)
     cached = cache.get_many(names)
     learned: list[tuple[Any, Entry]] = []
     unresolved: list[tuple[Any, str]] = []
@@ -65,19 +66,46 @@ def walk(
         rows = db.records(broker, direction, [key for key, _ in unresolved])
         fill: dict[str, Any] = {}
         for key, name in unresolved:
-            entry: Entry = rows.get(key) or NotFound(explain(key) if explain else None)
-            learned.append((key, entry))
-            found[key] = entry
-            fill[name] = encoded(entry)
+            answer: Entry = rows.get(key) or NotFound(explain(key) if explain else None)
+            learned.append((key, answer))
+            found[key] = answer
+            fill[name] = encoded(answer)
         if cached is not None:
             cache.set_many(fill)
     memory.remember(snapshot, direction, learned)
     return snapshot, found, tier
 
 
+def one(
+    broker: str, direction: str, key: Any, *, explain: Explain | None = None
+) -> tuple[memory.Snapshot, Entry, str]:
+    """:func:`walk` for one key (the same tiers, writes and answers), without the batch
+    bookkeeping: the path of every single lookup."""
+    snapshot = generation.snapshot(broker)
+    hit = (snapshot.by_symbol if direction == BY_SYMBOL else snapshot.by_token).get(key)
+    if hit is not None:
+        return snapshot, hit, MEMORY
+    name = cache.answer_key(broker, snapshot.generation, direction, key)
+    value = cache.get_one(name)
+    if value is not None and value is not cache.UNAVAILABLE:
+        entry: Entry = (
+            value if value.__class__ is tuple and value[0] is not None else decoded(value)
+        )
+        memory.remember_one(snapshot, direction, key, entry)
+        return snapshot, entry, CACHE
+    rows = db.records(broker, direction, [key])
+    entry = rows.get(key) or NotFound(explain(key) if explain else None)
+    if value is None:  # the cache answered: fill it
+        cache.set_many({name: encoded(entry)})
+    memory.remember_one(snapshot, direction, key, entry)
+    return snapshot, entry, DATABASE
+
+
 def replace(snapshot: memory.Snapshot, broker: str, direction: str, key: Any, entry: Entry) -> None:
     """A better answer for one key (an Instrument built, suggestions computed): memory, and the
     cache when the answer changed."""
-    memory.remember(snapshot, direction, [(key, entry)])
+    memory.remember_one(snapshot, direction, key, entry)
     if entry.__class__ is NotFound:
-        cache.set_many({cache.key(broker, snapshot.generation, direction, *key): encoded(entry)})
+        cache.set_many(
+            {cache.answer_key(broker, snapshot.generation, direction, key): encoded(entry)}
+        )
