@@ -44,7 +44,7 @@ def live_expiries(
         .distinct()
         .order_by("expiry")
     )
-    return list(dates)
+    return [day for day in dates if day is not None]
 
 
 def live_instrument_count(
