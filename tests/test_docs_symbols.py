@@ -18,7 +18,8 @@ The convention (stated for writers at the top of docs/symbols.md):
   says "format", on a line that says "format example", or in a fenced block whose info string
   says ``format`` (```` ```json format ````). Anywhere else it fails, even when it happens to
   resolve today.
-- Placeholders are never checked: any text with ``<...>`` in it (``NIFTY<DDMMMYY>FUT``).
+- Placeholders are never checked: any text with ``<...>`` or ``$`` in it
+  (``NIFTY<DDMMMYY>FUT``, ``"$KEY"``), and the words of ``lookup_token SYMBOL EXCHANGE``.
 - Format illustrations (table rows, "format" headings, "format example" lines, ``format``
   blocks) are not checked at all.
 """
@@ -128,9 +129,9 @@ def problems(text: str, known: frozenset[tuple[str, str]]) -> list[str]:
                     break
                 args.append(arg)
             for symbol, exchange in zip(args[::2], args[1::2], strict=False):
-                if "<" not in symbol + exchange and "$" not in symbol + exchange:
-                    if not _known(symbol, exchange, known):
-                        found.append(f"line {number}: lookup_token {symbol} {exchange} not synced")
+                placeholder = exchange == "EXCHANGE" or any(c in symbol + exchange for c in "<$")
+                if not placeholder and not _known(symbol, exchange, known):
+                    found.append(f"line {number}: lookup_token {symbol} {exchange} not synced")
     for body in OBJECT.findall(joined):
         fields = dict(JSON_FIELD.findall(body))
         symbol = fields.get("symbol")
