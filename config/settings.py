@@ -222,8 +222,9 @@ JAINAM_LOOKUP_GENERATION_TTL = env.float("JAINAM_LOOKUP_GENERATION_TTL", default
 JAINAM_LOOKUP_ENTRY_TTL = env.float("JAINAM_LOOKUP_ENTRY_TTL", default=86_400)
 JAINAM_LOOKUP_MEMORY_MAX = env.int("JAINAM_LOOKUP_MEMORY_MAX", default=200_000)
 JAINAM_LOOKUP_CACHE_RETRY = env.float("JAINAM_LOOKUP_CACHE_RETRY", default=5.0)
-# API budget of lookup calls (symbol, search) per API key, apart from the order budget above
-# (JAINAM_ORDER_RATE_LIMIT); same notation, 0 = no limit. Over it: HTTP 429 with Retry-After.
+# API budget of lookup calls (symbol, search, expiry, instruments) per API key, apart from the
+# order budget above (JAINAM_ORDER_RATE_LIMIT); same notation, 0 = no limit. Over it: HTTP 429
+# with Retry-After.
 JAINAM_LOOKUP_RATE_LIMIT = env.str("JAINAM_LOOKUP_RATE_LIMIT", default="50 per second")
 
 # --- Auth, i18n, static ----------------------------------------------------------------------

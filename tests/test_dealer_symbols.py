@@ -6,6 +6,8 @@ import csv
 import io
 import json
 
+from django.test import override_settings
+
 from jainam_prop.vocabulary import api_expiry, today_ist
 
 
@@ -90,3 +92,23 @@ def test_instruments_bad_input(client, today_master, api_key):
     assert bad_exchange.status_code == 400
     assert bad_exchange.json()["message"].startswith("exchange:")
     assert client.post("/api/v1/instruments", {"apikey": api_key}).status_code == 405
+
+
+@override_settings(JAINAM_LOOKUP_RATE_LIMIT="2 per hour")
+def test_expiry_and_instruments_share_the_lookup_budget(client, today_master, api_key):
+    """expiry and instruments count against the lookup budget (not the order budget), and only
+    well-formed requests count."""
+    body = {"apikey": api_key, "symbol": "NIFTY", "exchange": "NFO", "instrumenttype": "futures"}
+    bad = {**body, "instrumenttype": "swaps"}
+    assert _post(client, "/api/v1/expiry", bad).status_code == 400  # not counted
+    assert _post(client, "/api/v1/expiry", body).status_code == 200
+    assert (
+        client.get("/api/v1/instruments", {"apikey": api_key, "format": "xml"}).status_code == 400
+    )
+    assert client.get("/api/v1/instruments", {"apikey": api_key}).status_code == 200
+
+    over = client.get("/api/v1/instruments", {"apikey": api_key})
+    assert over.status_code == 429
+    assert "JAINAM_LOOKUP_RATE_LIMIT" in over.json()["message"]
+    assert int(over["Retry-After"]) > 0
+    assert _post(client, "/api/v1/expiry", body).status_code == 429

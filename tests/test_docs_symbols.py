@@ -134,17 +134,18 @@ def problems(text: str, known: frozenset[tuple[str, str]]) -> list[str]:
                     found.append(f"line {number}: lookup_token {symbol} {exchange} not synced")
     for body in OBJECT.findall(joined):
         fields = dict(JSON_FIELD.findall(body))
-        symbol = fields.get("symbol")
-        if not symbol or "<" in symbol or "$" in symbol:
+        json_symbol = fields.get("symbol")
+        if not json_symbol or "<" in json_symbol or "$" in json_symbol:
             continue
-        exchange = fields.get("exchange")
-        if exchange is not None and ("<" in exchange or exchange not in EXCHANGES):
+        json_exchange = fields.get("exchange")
+        if json_exchange is not None and ("<" in json_exchange or json_exchange not in EXCHANGES):
             continue
         if "instrumenttype" in body:  # an expiry request names an underlying
-            if not any(e == exchange and s.startswith(symbol) for e, s in known):
-                found.append(f'JSON underlying "{symbol}" on {exchange} not synced')
-        elif not _known(symbol, exchange, known):
-            found.append(f'JSON "symbol": "{symbol}" on {exchange or "any exchange"} not synced')
+            if not any(e == json_exchange and s.startswith(json_symbol) for e, s in known):
+                found.append(f'JSON underlying "{json_symbol}" on {json_exchange} not synced')
+        elif not _known(json_symbol, json_exchange, known):
+            where = json_exchange or "any exchange"
+            found.append(f'JSON "symbol": "{json_symbol}" on {where} not synced')
     return found
 
 

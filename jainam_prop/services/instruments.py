@@ -54,22 +54,28 @@ _DB_FIELDS = (
 CHUNK_ROWS = 2000
 
 
-def expiry_dates(
-    *, symbol: str, exchange: str, instrumenttype: str, broker: str = DEFAULT_BROKER
-) -> list[str]:
-    """Live expiry dates (nearest first) of an underlying's options or futures."""
-    exchange = (exchange or "").strip().upper()
-    if exchange not in FNO_EXCHANGES:
+def check_expiry_request(*, exchange: Any, instrumenttype: Any) -> tuple[str, tuple[str, ...]]:
+    """(exchange, instrument kinds) of an expiry request; ``OrderInvalid`` naming the field."""
+    upper = str(exchange or "").strip().upper()
+    if upper not in FNO_EXCHANGES:
         raise OrderInvalid(
             field="exchange",
-            rule=f"must be one of {', '.join(sorted(FNO_EXCHANGES))} (got {exchange[:20]!r})",
+            rule=f"must be one of {', '.join(sorted(FNO_EXCHANGES))} (got {upper[:20]!r})",
         )
-    kinds = EXPIRY_KINDS.get((instrumenttype or "").strip().lower())
+    kinds = EXPIRY_KINDS.get(str(instrumenttype or "").strip().lower())
     if kinds is None:
         raise OrderInvalid(
             field="instrumenttype",
             rule=f"must be options or futures (got {str(instrumenttype)[:20]!r})",
         )
+    return upper, kinds
+
+
+def expiry_dates(
+    *, symbol: str, exchange: str, instrumenttype: str, broker: str = DEFAULT_BROKER
+) -> list[str]:
+    """Live expiry dates (nearest first) of an underlying's options or futures."""
+    exchange, kinds = check_expiry_request(exchange=exchange, instrumenttype=instrumenttype)
     dates = live_expiries(
         name=symbol.strip().upper(), exchange=exchange, kinds=kinds, broker=broker
     )

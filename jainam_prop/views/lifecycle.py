@@ -29,6 +29,7 @@ from jainam_prop.errors import (
     OrderNotFound,
     OrderOutcomeUnknown,
     OrderStateConflict,
+    RateLimited,
     XTSAuthError,
     XTSError,
     XTSNotSent,
@@ -38,7 +39,13 @@ from jainam_prop.models import ApiKey
 from jainam_prop.services import books, dealer, instruments, order_actions, smart
 from jainam_prop.services.api_keys import authenticate_api_key
 from jainam_prop.services.rate_limit import check_order_rate
-from jainam_prop.views.api import API_KEY_HEADER, OUTCOME_UNKNOWN, api_view, scrub
+from jainam_prop.views.api import (
+    API_KEY_HEADER,
+    OUTCOME_UNKNOWN,
+    api_view,
+    charge_lookup,
+    scrub,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -261,6 +268,8 @@ def expiry(request: HttpRequest, body: dict[str, Any], api_key: ApiKey) -> JsonR
     if not isinstance(symbol, str) or not symbol.strip():
         raise OrderInvalid(field="symbol", rule="is required (the underlying, e.g. NIFTY)")
     kind = body.get("instrumenttype")
+    instruments.check_expiry_request(exchange=body.get("exchange"), instrumenttype=kind)
+    charge_lookup(api_key)
     dates = instruments.expiry_dates(
         symbol=symbol[:64],
         exchange=str(body.get("exchange") or ""),
@@ -285,7 +294,9 @@ def instruments_download(request: HttpRequest) -> StreamingHttpResponse | JsonRe
         return response
     try:
         # OpenAlgo sends the key in the query; the X-API-KEY header keeps it out of access logs.
-        authenticate_api_key(request.headers.get(API_KEY_HEADER) or request.GET.get("apikey"))
+        api_key = authenticate_api_key(
+            request.headers.get(API_KEY_HEADER) or request.GET.get("apikey")
+        )
     except ApiKeyInvalid as exc:
         return _error(401, str(exc))
     output = (request.GET.get("format") or "json").strip().lower()
@@ -295,6 +306,12 @@ def instruments_download(request: HttpRequest) -> StreamingHttpResponse | JsonRe
         exchange = instruments.check_exchange(request.GET.get("exchange"))
     except OrderInvalid as exc:
         return _error(400, str(exc), field=exc.field)
+    try:
+        charge_lookup(api_key)  # only well-formed requests count, as for symbol and search
+    except RateLimited as exc:
+        limited = _error(429, str(exc), reason="rate_limited")
+        limited["Retry-After"] = str(exc.retry_after)
+        return limited
     broker = settings.JAINAM_BROKER
     if output == "csv":
         csv_response = StreamingHttpResponse(
