@@ -27,6 +27,7 @@ from .api import (
     search_instruments,
 )
 from .records import Instrument, TokenBatch
+from .search import search_symbols as search_symbols
 
 __all__ = [
     "MAX_SEARCH_LIMIT",

@@ -1,0 +1,183 @@
+"""``/api/v1/search`` end to end (Django test client): OpenAlgo's multi-term semantics, its
+limit and messages, the honest count, dead contracts left out, bounded work per query."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db.models import Q
+
+from jainam_prop.master_parser import parse_master
+from jainam_prop.models import SymbolToken
+from jainam_prop.services import save_master_contract_to_db
+from jainam_prop.services.lookups import search as search_module
+from jainam_prop.views import symbols as symbol_views
+from jainam_prop.vocabulary import MONTHS, today_ist
+from tests.fixtures_orders import BEL_DEAD
+from tests.sample_data import live_master
+
+pytestmark = pytest.mark.django_db
+
+SEARCH = "/api/v1/search"
+
+
+def post(client, body: object):
+    return client.post(SEARCH, data=json.dumps(body), content_type="application/json")
+
+
+@pytest.fixture
+def synced_live(db) -> None:
+    today = today_ist()
+    for segment in ("NSEFO", "NSECM"):
+        rows = parse_master(live_master(segment, today=today), segment=segment, today=today).rows
+        save_master_contract_to_db(rows, segments=[segment])
+
+
+def an_option(name: str = "NIFTY", kind: str = "CE") -> SymbolToken:
+    return (
+        SymbolToken.objects.filter(name=name, instrument_type=kind, exchange="NFO")
+        .order_by("symbol")
+        .first()
+    )
+
+
+def matches(item: dict, term: str) -> bool:
+    term = term.upper()
+    texts = (item["symbol"], item["brsymbol"], item["name"].upper())
+    numeric = term.replace(".", "", 1).isdigit()
+    return (
+        any(term in text.upper() for text in texts)
+        or (term.isdigit() and item["token"] == term)
+        or (numeric and item["strike"] == float(term))
+    )
+
+
+def test_every_term_must_match_symbol_brsymbol_name_token_or_strike(client, api_key, synced_live):
+    option = an_option()
+    terms = [
+        option.name,
+        str(int(option.strike)),
+        MONTHS[option.expiry.month - 1],
+        option.instrument_type,
+    ]
+    response = post(client, {"apikey": api_key, "query": " ".join(terms).lower()})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "success"
+    symbols = [item["symbol"] for item in body["data"]]
+    assert option.symbol in symbols
+    assert all(matches(item, term) for item in body["data"] for term in terms)
+    assert body["message"] == f"Found {len(symbols)} matching symbols"
+    # Each added term narrows the answer: the underlying alone finds more.
+    wider = post(client, {"apikey": api_key, "query": option.name}).json()["data"]
+    assert len(wider) > len(symbols)
+    assert {item["symbol"] for item in body["data"]} <= {item["symbol"] for item in wider}
+
+
+def test_a_token_finds_its_instrument(client, api_key, synced_live):
+    option = an_option()
+    body = post(client, {"apikey": api_key, "query": str(option.token)}).json()
+    assert (option.symbol, str(option.token)) in {(i["symbol"], i["token"]) for i in body["data"]}
+
+
+def test_exchange_narrows_and_underlying_ranks_first(client, api_key, synced_live):
+    body = post(client, {"apikey": api_key, "query": "NIFTY", "exchange": "NFO"}).json()
+    assert body["data"]
+    assert {item["exchange"] for item in body["data"]} == {"NFO"}
+    # OpenAlgo's order: name equal to the first term before names that only contain it.
+    ranks = [item["name"] != "NIFTY" for item in body["data"]]
+    assert ranks == sorted(ranks)
+
+
+def test_nothing_found_is_openalgos_message(client, api_key, synced_live):
+    body = post(client, {"apikey": api_key, "query": "NIFTY NOSUCHTERM"}).json()
+    assert body == {"status": "success", "message": "No matching symbols found", "data": []}
+
+
+def test_more_matches_than_the_limit_are_counted_honestly(
+    client, api_key, synced_live, monkeypatch
+):
+    total = SymbolToken.objects.filter(name__icontains="NIFTY").count()
+    assert total > 3
+    monkeypatch.setattr(symbol_views, "SEARCH_LIMIT", 3)
+
+    body = post(client, {"apikey": api_key, "query": "nifty"}).json()
+
+    assert len(body["data"]) == 3
+    assert body["message"] == (
+        f"Found {total} matching symbols; showing the first 3: add terms to narrow it"
+    )
+
+
+def test_the_count_stops_at_its_cap(client, api_key, synced_live, monkeypatch):
+    monkeypatch.setattr(symbol_views, "SEARCH_LIMIT", 2)
+    monkeypatch.setattr(search_module, "COUNT_CAP", 4)
+    body = post(client, {"apikey": api_key, "query": "NIFTY"}).json()
+    assert body["message"] == (
+        "Found more than 4 matching symbols; showing the first 2: add terms to narrow it"
+    )
+
+
+def test_openalgos_limit_is_500(client, api_key, synced_live):
+    assert symbol_views.SEARCH_LIMIT == 500
+    body = post(client, {"apikey": api_key, "query": "E"}).json()
+    found = SymbolToken.objects.filter(
+        Q(symbol__icontains="E") | Q(brsymbol__icontains="E") | Q(name__icontains="E")
+    ).count()
+    assert len(body["data"]) == min(found, 500)
+
+
+def test_dead_contracts_are_never_returned(client, api_key, synced_nsefo):
+    assert SymbolToken.objects.filter(symbol=BEL_DEAD.symbol).exists()
+    body = post(client, {"apikey": api_key, "query": "BEL"}).json()
+    symbols = {item["symbol"] for item in body["data"]}
+    assert symbols
+    assert BEL_DEAD.symbol not in symbols
+
+
+@pytest.mark.parametrize("query", ["", "   "])
+def test_an_empty_query_is_openalgos_error(client, api_key, synced_live, query):
+    response = post(client, {"apikey": api_key, "query": query})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["status"] == "error"
+    assert body["message"] == "query: is required and cannot be empty"
+    assert body["field"] == "query"
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        (" ".join(["A"] * 9), "at most 8"),
+        ("NIFTY " + "X" * 41, "longer than 40"),
+    ],
+)
+def test_hostile_queries_are_refused_cheaply(
+    client, api_key, synced_live, query, words, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(2):  # the API key, nothing searched
+        response = post(client, {"apikey": api_key, "query": query})
+    assert response.status_code == 400
+    assert words in response.json()["message"]
+
+
+def test_wildcards_are_literal(client, api_key, synced_live):
+    for query in ("%", "_", "NIFTY %", "\\"):
+        assert post(client, {"apikey": api_key, "query": query}).json()["data"] == []
+
+
+def test_a_multi_term_query_costs_a_bounded_number_of_queries(
+    client, api_key, synced_live, monkeypatch, django_assert_max_num_queries
+):
+    option = an_option()
+    query = f"{option.name} {int(option.strike)} {MONTHS[option.expiry.month - 1]} CE"
+    post(client, {"apikey": api_key, "query": "warm"})  # key lookups cached like any request
+    with django_assert_max_num_queries(3):  # API key + rows (+ count when more than shown)
+        body = post(client, {"apikey": api_key, "query": query}).json()
+    assert body["data"]
+    monkeypatch.setattr(symbol_views, "SEARCH_LIMIT", 1)
+    with django_assert_max_num_queries(4):
+        body = post(client, {"apikey": api_key, "query": "NIFTY E 0 C P"}).json()
+    assert len(body["data"]) <= 1
