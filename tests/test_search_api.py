@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import connection
 from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
 
 from jainam_prop.master_parser import parse_master
 from jainam_prop.models import SymbolToken
@@ -147,20 +149,32 @@ def test_an_empty_query_is_openalgos_error(client, api_key, synced_live, query):
     assert body["field"] == "query"
 
 
-@pytest.mark.parametrize(
-    ("query", "words"),
-    [
-        (" ".join(["A"] * 9), "at most 8"),
-        ("NIFTY " + "X" * 41, "longer than 40"),
-    ],
-)
-def test_hostile_queries_are_refused_cheaply(
-    client, api_key, synced_live, query, words, django_assert_max_num_queries
+def sql_of_a_refused_request(client, api_key) -> int:
+    """SQL queries of a request refused before the search (authentication), once the key's
+    first-use bookkeeping is done."""
+    post(client, {"apikey": api_key, "query": " "})
+    with CaptureQueriesContext(connection) as queries:
+        assert post(client, {"apikey": api_key, "query": " "}).status_code == 400
+    return len(queries)
+
+
+def test_too_many_terms_are_refused_before_any_search(
+    client, api_key, synced_live, django_assert_num_queries
 ):
-    with django_assert_max_num_queries(2):  # the API key, nothing searched
-        response = post(client, {"apikey": api_key, "query": query})
+    base = sql_of_a_refused_request(client, api_key)
+    with django_assert_num_queries(base):
+        response = post(client, {"apikey": api_key, "query": " ".join(["A"] * 9)})
     assert response.status_code == 400
-    assert words in response.json()["message"]
+    assert response.json()["message"] == "search query has 9 terms; at most 8 are allowed"
+
+
+def test_a_term_longer_than_any_field_finds_nothing_without_sql(
+    client, api_key, synced_live, django_assert_num_queries
+):
+    base = sql_of_a_refused_request(client, api_key)
+    with django_assert_num_queries(base):
+        body = post(client, {"apikey": api_key, "query": "NIFTY " + "X" * 65}).json()
+    assert body == {"status": "success", "message": "No matching symbols found", "data": []}
 
 
 def test_wildcards_are_literal(client, api_key, synced_live):
@@ -168,16 +182,17 @@ def test_wildcards_are_literal(client, api_key, synced_live):
         assert post(client, {"apikey": api_key, "query": query}).json()["data"] == []
 
 
-def test_a_multi_term_query_costs_a_bounded_number_of_queries(
-    client, api_key, synced_live, monkeypatch, django_assert_max_num_queries
+def test_a_multi_term_query_costs_one_or_two_sql_queries(
+    client, api_key, synced_live, monkeypatch, django_assert_num_queries
 ):
+    base = sql_of_a_refused_request(client, api_key)
     option = an_option()
-    query = f"{option.name} {int(option.strike)} {MONTHS[option.expiry.month - 1]} CE"
-    post(client, {"apikey": api_key, "query": "warm"})  # key lookups cached like any request
-    with django_assert_max_num_queries(3):  # API key + rows (+ count when more than shown)
+    query = f"{option.name} {int(option.strike)} {MONTHS[option.expiry.month - 1]} CE 0 E N I"
+    with django_assert_num_queries(base + 1):  # the rows: every term in one WHERE
         body = post(client, {"apikey": api_key, "query": query}).json()
-    assert body["data"]
+    assert option.symbol in [item["symbol"] for item in body["data"]]
     monkeypatch.setattr(symbol_views, "SEARCH_LIMIT", 1)
-    with django_assert_max_num_queries(4):
-        body = post(client, {"apikey": api_key, "query": "NIFTY E 0 C P"}).json()
-    assert len(body["data"]) <= 1
+    with django_assert_num_queries(base + 2):  # more than shown: the capped count too
+        body = post(client, {"apikey": api_key, "query": "NIFTY E 0 C N I F T"}).json()
+    assert len(body["data"]) == 1
+    assert "showing the first 1" in body["message"]

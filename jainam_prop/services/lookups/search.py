@@ -8,9 +8,10 @@ OpenAlgo orders them (name equal to the first term, name starting with it, symbo
 it, then by symbol), and the count is honest: the real number of matches, counted up to
 :data:`COUNT_CAP`.
 
-Work per query is bounded: at most :data:`MAX_TERMS` terms of :data:`MAX_TERM_LENGTH`
-characters, at most ``limit`` rows fetched, the count stops at :data:`COUNT_CAP` rows, and at
-most two SQL queries (one when the matches fit in ``limit``). Terms are never interpolated
+Work per query is bounded: at most :data:`MAX_TERMS` terms (more is a ``ValueError``), a term
+longer than any stored field (:data:`MAX_TERM_LENGTH`) answers "nothing" without SQL, at most
+``limit`` rows are fetched, the count stops at :data:`COUNT_CAP` rows, and a search is at most
+two SQL queries (one when the matches fit in ``limit``). Terms are never interpolated
 into SQL (the ORM escapes ``%`` and ``_``).
 """
 
@@ -34,7 +35,8 @@ from .records import Instrument, instrument, record_of_row
 #: OpenAlgo's result limit (its search service asks its symbol cache for 500).
 SEARCH_LIMIT = 500
 MAX_TERMS = 8
-MAX_TERM_LENGTH = 40
+#: The longest stored text (symbol, broker symbol, name): a longer term matches nothing.
+MAX_TERM_LENGTH = SymbolToken._meta.get_field("symbol").max_length or 64
 #: The count of matches stops here ("more than 10000").
 COUNT_CAP = 10_000
 
@@ -62,8 +64,8 @@ def search_symbols(
 ) -> SearchResult:
     """Live instruments matching every term of ``query`` (see the module docstring).
 
-    ``ValueError`` for an empty query, too many or too long terms, an unknown exchange or a
-    ``limit`` outside 1..``SEARCH_LIMIT``.
+    ``ValueError`` for an empty query, too many terms, a non-printable character, an unknown
+    exchange or a ``limit`` outside 1..``SEARCH_LIMIT``.
     """
     terms = search_terms(query)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= SEARCH_LIMIT:
@@ -76,6 +78,8 @@ def search_symbols(
                 f"Unknown exchange {exchange!r}; valid exchanges: {', '.join(vocabulary.EXCHANGES)}"
             )
         rows = rows.filter(exchange=on)
+    if any(len(term) > MAX_TERM_LENGTH for term in terms):
+        return SearchResult(instruments=[], total=0, capped=False)
     rows = rows.filter(reduce(and_, (_term_matches(term) for term in terms)))
     first = terms[0]
     ordered = rows.annotate(
@@ -97,7 +101,7 @@ def search_symbols(
 
 
 def search_terms(query: str) -> list[str]:
-    """The upper-cased terms of ``query``; ``ValueError`` when it has none or too much."""
+    """The upper-cased terms of ``query``; ``ValueError`` when there are none or too many."""
     if not isinstance(query, str):
         raise ValueError(f"search query must be a string such as 'NIFTY 26000 CE', got {query!r}")
     terms = [term.upper() for term in query.split()]
@@ -105,13 +109,8 @@ def search_terms(query: str) -> list[str]:
         raise ValueError("search query is empty: pass one or more terms such as 'NIFTY 26000 CE'")
     if len(terms) > MAX_TERMS:
         raise ValueError(f"search query has {len(terms)} terms; at most {MAX_TERMS} are allowed")
-    for term in terms:
-        if len(term) > MAX_TERM_LENGTH:
-            raise ValueError(
-                f"search term {term[:20]!r}... is longer than {MAX_TERM_LENGTH} characters"
-            )
-        if not term.isprintable():
-            raise ValueError("search query contains a control or non-printable character")
+    if not all(term.isprintable() for term in terms):
+        raise ValueError("search query contains a control or non-printable character")
     return terms
 
 
