@@ -88,8 +88,9 @@ class _Outage:
         if starts:
             logger.warning(
                 "Cache unavailable (%s during %s: %s); callers fall back (lookups to the "
-                "database) and retry the cache every %.1f s. Check that Redis is running and "
-                "reachable at REDIS_URL.",
+                "database, API rate limits not enforced, XTS sessions kept per process) and "
+                "retry the cache every %.1f s. Check that Redis is running and reachable at "
+                "REDIS_URL.",
                 type(exc).__name__,
                 operation,
                 exc,

@@ -16,6 +16,7 @@ from jainam_prop.services.rate_limit import (
     check_order_rate,
     parse_rate,
 )
+from tests.helpers import redis_cache_settings
 
 
 @pytest.mark.parametrize(
@@ -99,16 +100,32 @@ def test_limit_zero_never_refuses(settings):
         check_order_rate(api_key_id=1)
 
 
-def test_cache_down_does_not_stop_orders(settings, caplog, closed_port):
+def test_a_redis_outage_fails_open_with_one_warning_and_one_info_line(
+    settings, private_redis, lookup_clock, caplog
+):
     settings.JAINAM_ORDER_RATE_LIMIT = "1 per hour"
-    dead_redis = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{closed_port}/0",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-        }
-    }
-    with override_settings(CACHES=dead_redis), caplog.at_level(logging.WARNING):
-        check_order_rate(api_key_id=1)
-        check_order_rate(api_key_id=1)
-    assert "rate limit not enforced" in caplog.text
+    caplog.set_level(logging.INFO, logger="jainam_prop")
+    with override_settings(CACHES=redis_cache_settings(private_redis.url)):
+        check_order_rate(api_key_id=1)  # the hour's one order, counted in Redis
+        private_redis.stop()
+        for _ in range(50):  # not enforced while Redis is down: trading goes on
+            check_order_rate(api_key_id=1)
+        lookup_clock.advance(60)  # a retry during the outage fails quietly
+        for _ in range(50):
+            check_order_rate(api_key_id=1)
+        private_redis.start()  # back, empty (no persistence)
+        lookup_clock.advance(60)
+        check_order_rate(api_key_id=1)  # counted again
+        with pytest.raises(RateLimited):  # and enforced again
+            check_order_rate(api_key_id=1)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    outage = [r for r in caplog.records if r.name == "jainam_prop.cache_outage"]
+    assert [r.levelno for r in outage] == [logging.WARNING, logging.INFO]
+    # One warning for the outage; the only other one is the refusal after recovery.
+    assert [r.name for r in warnings] == [
+        "jainam_prop.cache_outage",
+        "jainam_prop.services.rate_limit",
+    ]
+    assert "orders rate limit" in outage[0].getMessage()
+    assert "rate limits not enforced" in outage[0].getMessage()
+    assert "Cache is back" in outage[1].getMessage()

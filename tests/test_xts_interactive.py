@@ -3,12 +3,16 @@ sent once, reads retried, an expired session ("Invalid Token") renewed once."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
+from django.test import override_settings
 
 from jainam_prop.errors import XTSNotSent, XTSRejected, XTSUnavailable
 from jainam_prop.xts.http import HttpPolicy
 from jainam_prop.xts.interactive import InteractiveClient
 from tests.fixtures_orders import CLIENT_ID, INTERACTIVE_KEY, INTERACTIVE_SECRET
+from tests.helpers import redis_cache_settings
 from xts_testserver import XTSTestServer
 
 POLICY = HttpPolicy(connect_timeout=2.0, read_timeout=2.0, retries=2, backoff=0.01)
@@ -128,3 +132,29 @@ def test_a_closed_port_is_not_sent(closed_port_url):
             client.login()
     finally:
         client.close()
+
+
+def test_a_redis_outage_falls_back_to_one_session_per_process_logged_once(
+    xts, dealer_server, private_redis, lookup_clock, caplog
+):
+    caplog.set_level(logging.INFO, logger="jainam_prop")
+    with override_settings(CACHES=redis_cache_settings(private_redis.url)):
+        xts.order_book(client_id=CLIENT_ID)  # logged in, the session shared in Redis
+        private_redis.stop()
+        for _ in range(20):  # orders keep flowing on a session kept in this process
+            assert xts.order_book(client_id=CLIENT_ID) == []
+        lookup_clock.advance(60)  # a retry during the outage fails quietly
+        for _ in range(20):
+            xts.order_book(client_id=CLIENT_ID)
+        private_redis.start()  # back, empty: the next call logs in and shares it again
+        lookup_clock.advance(60)
+        xts.order_book(client_id=CLIENT_ID)
+        xts.order_book(client_id=CLIENT_ID)
+    assert len(_calls(dealer_server, "POST", "user/session")) == 3  # before, during, after
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    outage = [r for r in caplog.records if r.name == "jainam_prop.cache_outage"]
+    assert [r.levelno for r in outage] == [logging.WARNING, logging.INFO]
+    assert warnings == outage[:1]  # one warning line for 40 calls
+    assert "XTS session" in outage[0].getMessage()
+    assert "XTS sessions kept per process" in outage[0].getMessage()
+    assert "Cache is back" in outage[1].getMessage()

@@ -20,6 +20,7 @@ from .lookups import (
     publish_generation,
     search_instruments,
 )
+from .lookups import search_symbols as search_symbols
 from .orders import place_order_api, split_order_api
 from .sync import SyncReport, save_master_contract_to_db, sync_master_contract
 

@@ -11,8 +11,9 @@ Two budgets, each its own setting in OpenAlgo's notation (``"10 per second"``,
 
 Each key gets a fixed window that opens with its first order (``cache.add``) and counts
 atomically (``cache.incr``: Redis INCRBY, or the in-process cache's lock). When the cache is
-unreachable the limit is not enforced (a warning is logged): a Redis outage must not stop
-trading.
+unreachable the limit is not enforced: a Redis outage must not stop trading.
+:mod:`jainam_prop.cache_outage` says so once per outage (and once when it ends) and backs
+off, so orders during an outage do not wait on a dead Redis.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
+from jainam_prop import cache_outage
 from jainam_prop.errors import RateLimited
 
 logger = logging.getLogger(__name__)
@@ -82,14 +84,10 @@ def check_rate(*, budget: str, api_key_id: int) -> None:
     if rate.count <= 0:
         return
     key = f"ratelimit:{budget}:{api_key_id}"
-    try:
-        count = _hit(key, timeout=rate.period_seconds)
-    except Exception as exc:
-        logger.warning(
-            "%s rate limit not enforced: the shared cache failed (%s)",
-            budget.capitalize(),
-            type(exc).__name__,
-        )
+    count = cache_outage.guarded(
+        f"{budget} rate limit", _hit, key, timeout=rate.period_seconds, default=None
+    )
+    if count is None:  # the cache is down: not enforced (cache_outage logged it)
         return
     if count > rate.count:
         logger.warning("API key id %d over the %s rate limit (%s)", api_key_id, budget, rate)

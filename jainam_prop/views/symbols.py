@@ -8,19 +8,22 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
 from jainam_prop.models import ApiKey
-from jainam_prop.services import get_instrument, search_instruments
+from jainam_prop.services import get_instrument, search_symbols
 from jainam_prop.services.lookups import Instrument
 from jainam_prop.services.orders import freeze_limit, max_quantity
 from jainam_prop.views.api import (
+    BadRequest,
     api_view,
     charge_lookup,
     exchange_field,
     optional_exchange_field,
+    optional_string_field,
     string_field,
 )
 from jainam_prop.vocabulary import MONTHS
 
-SEARCH_LIMIT = 50
+#: OpenAlgo's search answers at most 500 instruments.
+SEARCH_LIMIT = 500
 #: OpenAlgo's strike for instruments without one.
 NO_STRIKE = -0.01
 
@@ -36,19 +39,33 @@ def symbol(request: HttpRequest, body: dict[str, Any], api_key: ApiKey) -> JsonR
 
 @api_view
 def search(request: HttpRequest, body: dict[str, Any], api_key: ApiKey) -> JsonResponse:
-    query = string_field(body, "query")
+    query = optional_string_field(body, "query")
+    if query is None:
+        raise BadRequest("query: is required and cannot be empty", field="query")
     exchange = optional_exchange_field(body)
     charge_lookup(api_key)
-    found = search_instruments(
+    found = search_symbols(
         query, exchange=exchange, broker=settings.JAINAM_BROKER, limit=SEARCH_LIMIT
     )
     return JsonResponse(
         {
             "status": "success",
-            "message": f"Found {len(found)} matching symbols",
-            "data": [instrument_json(instrument) for instrument in found],
+            "message": search_message(
+                total=found.total, shown=len(found.instruments), capped=found.capped
+            ),
+            "data": [instrument_json(instrument) for instrument in found.instruments],
         }
     )
+
+
+def search_message(*, total: int, shown: int, capped: bool) -> str:
+    """OpenAlgo's words, plus an honest count when there are more matches than shown."""
+    if total == 0:
+        return "No matching symbols found"
+    if shown == total:
+        return f"Found {total} matching symbols"
+    more = f"more than {total}" if capped else str(total)
+    return f"Found {more} matching symbols; showing the first {shown}: add terms to narrow it"
 
 
 def instrument_json(instrument: Instrument) -> dict[str, Any]:

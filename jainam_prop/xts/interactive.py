@@ -18,7 +18,8 @@ dropped write may already have reached the exchange, so it is never retried auto
 the order service reconciles it against the order book instead. Reads are retried.
 
 If the cache itself fails (Redis down), the client falls back to a session kept in this
-process and logs a warning: orders keep flowing, at the cost of one login per process.
+process: orders keep flowing, at the cost of one login per process.
+:mod:`jainam_prop.cache_outage` logs the outage once (and its end once) and backs off.
 
 Secrets (the key pair, the session token) are never logged or put in exception messages.
 """
@@ -31,11 +32,13 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 
+from jainam_prop import cache_outage
 from jainam_prop.errors import (
     MissingSetting,
     XTSAuthError,
@@ -189,12 +192,18 @@ class InteractiveClient:
         owner = uuid.uuid4().hex
         deadline = time.monotonic() + self._login_budget_seconds()
         while True:
-            token = _cache_op(cache.get, self._token_key)
+            token = _shared("XTS session get", cache.get, self._token_key)
             if token and token != stale:
                 return token
-            if _cache_op(cache.add, self._lock_key, owner, timeout=self._login_budget_seconds()):
+            if _shared(
+                "XTS session lock",
+                cache.add,
+                self._lock_key,
+                owner,
+                timeout=self._login_budget_seconds(),
+            ):
                 try:
-                    token = _cache_op(cache.get, self._token_key)
+                    token = _shared("XTS session get", cache.get, self._token_key)
                     if token and token != stale:
                         return token
                     token = self.login()
@@ -210,22 +219,22 @@ class InteractiveClient:
             time.sleep(LOGIN_POLL_SECONDS)
 
     def _store_token(self, token: str) -> None:
-        try:
-            cache.set(self._token_key, token, timeout=SESSION_TTL_SECONDS)
-        except Exception as exc:  # keep the fresh login in this process rather than lose it
-            logger.warning(
-                "Could not share the XTS session through the cache (%s); keeping it in-process",
-                type(exc).__name__,
-            )
+        stored = cache_outage.guarded(
+            "XTS session set",
+            cache.set,
+            self._token_key,
+            token,
+            timeout=SESSION_TTL_SECONDS,
+            default=_DOWN,
+        )
+        if stored is _DOWN:  # keep the fresh login in this process rather than lose it
             with self._local_lock:
                 self._local_token = token
 
     def _release_lock(self, owner: str) -> None:
-        try:
-            if cache.get(self._lock_key) == owner:
-                cache.delete(self._lock_key)
-        except Exception:  # the lock expires on its own
-            logger.warning("Could not release the XTS login lock in the cache; it will expire")
+        # During an outage the lock is left to expire on its own.
+        if cache_outage.guarded("XTS session unlock", cache.get, self._lock_key) == owner:
+            cache_outage.guarded("XTS session unlock", cache.delete, self._lock_key)
 
     def _local_session_token(self, *, stale: str | None) -> str:
         with self._local_lock:
@@ -261,18 +270,19 @@ def _rows(result: Any, what: str) -> list[dict[str, Any]]:
 
 
 class _CacheDown(Exception):
-    """The shared cache failed; fall back to a session kept in this process."""
+    """The shared cache is down (:mod:`jainam_prop.cache_outage`): use a per-process session."""
 
 
-def _cache_op(operation: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return operation(*args, **kwargs)
-    except Exception as exc:
-        logger.warning(
-            "Shared cache unavailable for the XTS session (%s); using a per-process session",
-            type(exc).__name__,
-        )
-        raise _CacheDown from exc
+#: ``cache_outage.guarded``'s answer when the cache is down (``None`` is a cache answer).
+_DOWN = object()
+
+
+def _shared(operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` on the shared cache; ``_CacheDown`` during an outage."""
+    result = cache_outage.guarded(operation, fn, *args, default=_DOWN, **kwargs)
+    if result is _DOWN:
+        raise _CacheDown
+    return result
 
 
 _thread_clients = threading.local()

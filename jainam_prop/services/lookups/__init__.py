@@ -28,6 +28,7 @@ from .api import (
 )
 from .bulk import live_expiries, live_instrument_count, live_instrument_rows
 from .records import Instrument, TokenBatch
+from .search import search_symbols as search_symbols
 
 __all__ = [
     "MAX_SEARCH_LIMIT",
