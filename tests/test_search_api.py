@@ -37,11 +37,13 @@ def synced_live(db) -> None:
 
 
 def an_option(name: str = "NIFTY", kind: str = "CE") -> SymbolToken:
-    return (
+    option = (
         SymbolToken.objects.filter(name=name, instrument_type=kind, exchange="NFO")
         .order_by("symbol")
         .first()
     )
+    assert option is not None, f"no {name} {kind} stored"
+    return option
 
 
 def matches(item: dict, term: str) -> bool:

@@ -37,7 +37,8 @@ SEARCH_LIMIT = 500
 MAX_TERMS = 8
 #: The longest stored text (symbol, broker symbol, name): a longer term matches nothing.
 MAX_TERM_LENGTH = max(
-    SymbolToken._meta.get_field(field).max_length or 0 for field in ("symbol", "brsymbol", "name")
+    getattr(SymbolToken._meta.get_field(field), "max_length", 0) or 0
+    for field in ("symbol", "brsymbol", "name")
 )
 #: The count of matches stops here ("more than 10000").
 COUNT_CAP = 10_000
