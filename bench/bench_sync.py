@@ -99,11 +99,11 @@ def _moved(lines: list[str], *, to: date, first_token: int) -> list[str]:
 def build_days(text: str, *, today: date, total_rows: int) -> tuple[str, str, dict[str, int]]:
     """(day 0, day 1) of one F&O master and the changes day 1 brings.
 
-    Day 0 is the master plus a weekly expiry that ends today (copies of the earliest small
-    expiry group; one that ended yesterday would never be stored: the sync skips dead
-    contracts). Day 1 drops it, as the exchange does once it expired, lists a new weekly
-    expiry on an unused date, and revises the lot size of whole underlyings until about
-    ``DAY_SHARE`` of ``total_rows`` change.
+    Day 0 is the master with contracts that end today: on an expiry day the master's own, on
+    other days copies of the earliest small expiry group moved to today (one that ended
+    yesterday would never be stored: the sync skips dead contracts). Day 1 drops them, as the
+    exchange does once they expired, lists a new weekly expiry on an unused date, and revises
+    the lot size of whole underlyings until about ``DAY_SHARE`` of ``total_rows`` change.
     """
     lines = [line for line in text.split("\n") if line]
     fields = [line.split("|") for line in lines]
@@ -114,7 +114,10 @@ def build_days(text: str, *, today: date, total_rows: int) -> tuple[str, str, di
     group_date = (small or sorted(by_expiry))[0]
     group = [lines[i] for i in by_expiry[group_date]]
     token = max(int(f[F_TOKEN]) for f in fields) + 1
-    expired = _moved(group, to=today, first_token=token)
+    # On an expiry day the master already lists contracts ending today: day 1 drops those.
+    # Otherwise day 0 gets copies of the group moved to today, which day 1 drops.
+    ending = set(by_expiry.get(today.isoformat(), ()))
+    expired = [] if ending else _moved(group, to=today, first_token=token)
     new_date = date.fromisoformat(group_date) + timedelta(days=7)
     while new_date.isoformat() in by_expiry:
         new_date += timedelta(days=7)
@@ -122,7 +125,7 @@ def build_days(text: str, *, today: date, total_rows: int) -> tuple[str, str, di
     revise = max(0, int(total_rows * DAY_SHARE) - 2 * len(group))
     by_name: dict[str, list[int]] = {}
     for i, f in enumerate(fields):
-        if f[5].endswith("STK"):  # series FUTSTK / OPTSTK: stock contracts
+        if f[5].endswith("STK") and i not in ending:  # FUTSTK / OPTSTK: stock contracts
             by_name.setdefault(f[3], []).append(i)
     revised: set[int] = set()
     for name in sorted(by_name):
@@ -131,13 +134,19 @@ def build_days(text: str, *, today: date, total_rows: int) -> tuple[str, str, di
         revised.update(by_name[name])
     day1 = []
     for i, f in enumerate(fields):
+        if i in ending:
+            continue
         if i in revised:
             f = list(f)
             f[F_LOT] = str(int(f[F_LOT]) + max(1, int(f[F_LOT]) // 10))
             day1.append("|".join(f))
         else:
             day1.append(lines[i])
-    changes = {"removed": len(expired), "added": len(listed), "changed": len(revised)}
+    changes = {
+        "removed": len(expired) + len(ending),
+        "added": len(listed),
+        "changed": len(revised),
+    }
     return "\n".join(lines + expired), "\n".join(day1 + listed), changes
 
 
