@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -16,7 +15,6 @@ from typing import Any, cast
 
 import pytest
 import redis
-from django.db import connection
 
 from jainam_prop import cache_outage, vocabulary
 from jainam_prop.master_parser import merge_parsed, parse_index_list, parse_master
@@ -25,18 +23,13 @@ from jainam_prop.services import lookups, save_master_contract_to_db
 from jainam_prop.services.lookups import memory
 from tests import sample_data
 
+# Re-exported for the test modules that import them from here (one definition: tests.helpers).
+from tests.helpers import child_database_url as child_database_url
+from tests.helpers import free_port as free_port
+from tests.helpers import redis_cache_settings as redis_cache_settings
+
 DATA_DIR = Path(__file__).parent / "data"
 EXPIRY_FIELD = 16  # ContractExpiration of future (1), option (2) and spread (4) lines
-
-
-def child_database_url() -> str:
-    """DATABASE_URL of the test database, for child processes (lookup loops, syncs, gunicorn)."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{credentials}@{db['HOST']}{port}/{db['NAME']}"
 
 
 # --- sample masters, moved to today ------------------------------------------------------------
@@ -201,29 +194,6 @@ def lookup_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     monkeypatch.setattr(memory, "clock", fake)
     monkeypatch.setattr(cache_outage, "clock", fake)
     return fake
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def redis_cache_settings(url: str) -> dict[str, Any]:
-    """CACHES as config/settings.py builds them for REDIS_URL, pointed at ``url``."""
-    return {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": url,
-            "KEY_PREFIX": "lookups",
-            "TIMEOUT": None,
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": 0.25,
-                "SOCKET_TIMEOUT": 0.25,
-            },
-        }
-    }
 
 
 class PrivateRedis:

@@ -323,23 +323,6 @@ class PrivateRedis(LookupsPrivateRedis):
         self.process.send_signal(signal.SIGCONT)
 
 
-def redis_caches(url: str, *, key_prefix: str) -> dict[str, Any]:
-    """CACHES as config/settings.py builds them for REDIS_URL, pointed at ``url``."""
-    return {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": url,
-            "KEY_PREFIX": key_prefix,
-            "TIMEOUT": None,
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": 0.25,
-                "SOCKET_TIMEOUT": 0.25,
-            },
-        }
-    }
-
-
 # --- database locks held by the test ----------------------------------------------------------
 
 

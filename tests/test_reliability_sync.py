@@ -36,6 +36,7 @@ from jainam_prop.models import DEFAULT_BROKER, SymbolToken, SyncRun
 from jainam_prop.services import get_token_from_symbol, save_master_contract_to_db
 from jainam_prop.services.lookups import reset_process_state
 from jainam_prop.services.sync import store, sync_master_contract
+from tests.helpers import redis_cache_settings
 from tests.reliability_helpers import (
     PROBE,
     TABLE,
@@ -49,7 +50,6 @@ from tests.reliability_helpers import (
     pg_backends,
     probe_count,
     raw_connection,
-    redis_caches,
     seed_instruments,
     sqlite_write_lock_held,
     stop_probes,
@@ -761,7 +761,9 @@ def test_lookups_never_fail_while_redis_is_killed_restarted_and_frozen(tmp_path)
             redis_server.kill()
             wait_for_more_lookups(probes, more=200)
             # A sync while Redis is down: its announcement is lost, the row is not.
-            with override_settings(CACHES=redis_caches(redis_server.url, key_prefix=prefix)):
+            with override_settings(
+                CACHES=redis_cache_settings(redis_server.url, key_prefix=prefix)
+            ):
                 save_master_contract_to_db(master_rows(1, CASH), segments=CASH_SOURCES)
             committed = generation()
             for probe in probes:
