@@ -26,6 +26,10 @@ expired before it. Expiries are computed from the anchor, as the exchanges list 
 changed to fresh values; ``token_changes`` says which. ``expired_lines=N`` appends N contracts
 (of a F&O segment) that expired before the anchor, with fresh tokens, so that a sync can be
 seen skipping dead lines. Prices are synthetic.
+
+Size: one thing, the full master, written as one builder per segment and instrument kind
+that share the expiry calendar and the line layouts above; splitting them would spread one
+calendar over several files.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ Pure rules, no HTTP: the dealer endpoints (``dealer.py``, ``portfolio.py``) and 
 drive it, and ``books.py`` renders it as XTS rows. Fills are deterministic so a test can steer
 them: MARKET orders fill at once at the instrument's reference price; LIMIT and stop orders stay
 ``New`` until a control call fills (fully or partly), rejects or re-states them.
+
+Size: one thing, the order life cycle (place, modify, cancel, fill, reject) under one lock,
+whose rules must be read together; positions and rendering live in their own modules.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@ underlyings with their real NSECM tokens where known, and MCX spot/index names.
 
 Names are public exchange identifiers; prices and most tokens in the generated master are
 synthetic (see generator.py).
+
+Size: data only (name and token tables), no logic; one table per exchange list, kept in one
+file so that the generator reads its whole vocabulary of real names from one place.
 """
 
 from __future__ import annotations

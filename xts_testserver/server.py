@@ -11,6 +11,9 @@ replace or spoil the next matching answers. docs/testserver.md lists every endpo
 Authentication follows XTS: the session token goes bare in the ``Authorization`` header.
 Market-data calls need a token only when the server has ``market_credentials``; interactive calls
 always need a token from ``user/session``.
+
+Size: the server object (start, stop, datasets, faults, request log and the levers tests
+use) and its routing; each endpoint's work lives in the modules named above.
 """
 
 from __future__ import annotations
